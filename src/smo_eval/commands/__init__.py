@@ -1,0 +1,1 @@
+"""The command layer: reading inputs, writing outputs, MLflow, terminal and exit codes."""

@@ -1,0 +1,1 @@
+"""The data contract: canonical tables, column mapping and row validation."""

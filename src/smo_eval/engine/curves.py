@@ -1,0 +1,67 @@
+"""ROC, precision-recall and reliability curves from a slice's fine score histogram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from smo_eval.engine.counting import ScoreGrid
+
+
+def _thin(frame: pd.DataFrame, points: int) -> pd.DataFrame:
+    """Keep at most `points` rows, spread along the curve, always keeping both ends."""
+    frame = frame.drop_duplicates(subset=[c for c in frame.columns if c != "threshold"])
+    if len(frame) <= points:
+        return frame.reset_index(drop=True)
+    keep = np.unique(np.linspace(0, len(frame) - 1, points).round().astype(int))
+    return frame.iloc[keep].reset_index(drop=True)
+
+
+def roc_pr_curves(hist: np.ndarray, grid: ScoreGrid, points: int) -> tuple[pd.DataFrame,
+                                                                           pd.DataFrame]:
+    """ROC (fpr, tpr) and PR (recall, precision) points at every bin edge, high to low score."""
+    neg = hist[0, ::-1].astype(np.float64)
+    pos = hist[1, ::-1].astype(np.float64)
+    thresholds = grid.edges[:-1][::-1]
+    tp, fp = np.cumsum(pos), np.cumsum(neg)
+    n_pos, n_neg = max(pos.sum(), 1.0), max(neg.sum(), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan)
+    roc = pd.DataFrame({"threshold": np.r_[1.0, thresholds], "fpr": np.r_[0.0, fp / n_neg],
+                        "tpr": np.r_[0.0, tp / n_pos]})
+    flagged = (tp + fp) > 0
+    pr = pd.DataFrame({"threshold": thresholds[flagged], "recall": (tp / n_pos)[flagged],
+                       "precision": precision[flagged]})
+    return _thin(roc, points), _thin(pr, points)
+
+
+def calibration_bins(hist: np.ndarray, grid: ScoreGrid, n_bins: int) -> np.ndarray:
+    """(..., 3, n_bins) count, sum of scores and positives per equal-width score bin.
+
+    Fine bins are assigned by their centre, and their scores summed at the centre: within
+    half a fine bin (< 1e-3) of the per-item computation.
+    """
+    centres = grid.centres
+    which = np.minimum((centres * n_bins).astype(np.int64), n_bins - 1)
+    assign = np.zeros((len(centres), n_bins))
+    assign[np.arange(len(centres)), which] = 1.0
+    neg = hist[..., 0, :].astype(np.float64)
+    pos = hist[..., 1, :].astype(np.float64)
+    count = (neg + pos) @ assign
+    sum_score = ((neg + pos) * centres) @ assign
+    positives = pos @ assign
+    return np.stack([count, sum_score, positives], axis=-2)
+
+
+def reliability_curve(calib: np.ndarray, n_bins: int) -> pd.DataFrame:
+    """Mean predicted score vs observed rate of violations per calibration bin (one slice)."""
+    count, sum_score, positives = calib
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame = pd.DataFrame({
+            "bin_lower": np.arange(n_bins) / n_bins,
+            "bin_upper": (np.arange(n_bins) + 1) / n_bins,
+            "mean_score": sum_score / count,
+            "observed_rate": positives / count,
+            "count": count.astype(np.int64),
+        })
+    return frame[frame["count"] > 0].reset_index(drop=True)

@@ -1,0 +1,70 @@
+"""Metrics as plain functions of counts, vectorised over any leading axes (slices, replicates).
+
+Conventions follow scikit-learn: a ratio with an empty denominator is NaN (sklearn warns and
+returns 0 or NaN depending on `zero_division`; NaN is the honest value for "undefined").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Order of the four confusion cells on the last axis: index = 2 * label + prediction.
+TN, FP, FN, TP = 0, 1, 2, 3
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def count_metrics(cells: np.ndarray) -> dict[str, np.ndarray]:
+    """precision, recall, F1, FPR and accuracy from confusion cells (..., 4)."""
+    tn, fp, fn, tp = (cells[..., i] for i in (TN, FP, FN, TP))
+    return {
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "fpr": _ratio(fp, fp + tn),
+        "accuracy": _ratio(tp + tn, tp + tn + fp + fn),
+    }
+
+
+def roc_auc(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """ROC-AUC from per-bin counts ordered by ascending score (ties within a bin count half).
+
+    Equals the Mann-Whitney U statistic over P*N, which is what sklearn's trapezoidal ROC-AUC is.
+    """
+    neg = np.asarray(neg, dtype=np.float64)
+    pos = np.asarray(pos, dtype=np.float64)
+    below = np.cumsum(neg, axis=-1) - neg
+    wins = (pos * (below + 0.5 * neg)).sum(axis=-1)
+    return _ratio(wins, pos.sum(axis=-1) * neg.sum(axis=-1))
+
+
+def average_precision(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Average precision (PR-AUC) as sklearn defines it: sum of precision x recall increments,
+    thresholds at each bin from the highest score down."""
+    neg = np.asarray(neg, dtype=np.float64)[..., ::-1]
+    pos = np.asarray(pos, dtype=np.float64)[..., ::-1]
+    tp = np.cumsum(pos, axis=-1)
+    fp = np.cumsum(neg, axis=-1)
+    precision = _ratio(tp, tp + fp)
+    total_pos = tp[..., -1:]
+    with np.errstate(invalid="ignore"):
+        terms = np.where(pos > 0, precision * pos, 0.0).sum(axis=-1)
+    return _ratio(terms, total_pos[..., 0])
+
+
+def brier(sum_sq: np.ndarray, sum_pos_score: np.ndarray, n_pos: np.ndarray,
+          n: np.ndarray) -> np.ndarray:
+    """Mean squared error of the score: (sum s^2 - 2 sum_{y=1} s + P) / n."""
+    return _ratio(sum_sq - 2.0 * sum_pos_score + n_pos, n)
+
+
+def expected_calibration_error(count: np.ndarray, sum_score: np.ndarray,
+                               positives: np.ndarray) -> np.ndarray:
+    """ECE over calibration bins on the last axis: sum_m |sum y_m - sum s_m| / n."""
+    n = count.sum(axis=-1)
+    return _ratio(np.abs(positives - sum_score).sum(axis=-1), n)

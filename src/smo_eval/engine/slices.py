@@ -1,0 +1,147 @@
+"""Slice definitions and the joint partition every slice is a union of.
+
+Rows are grouped once into the joint partition of all slice dimensions (each combination of
+values that occurs, missing values included as their own level). Statistics are counted per
+joint cell; a slice's statistics are the sum over the cells it contains. That is why one pass
+over the rows serves every dimension and every cross, and why partitions merge by addition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+OVERALL = "overall"
+# Above this many possible combinations the joint cells are found by sorting, not counting.
+_DENSE_LIMIT = 20_000_000
+
+
+@dataclass(frozen=True)
+class SliceIndex:
+    """Rows -> joint cells, and joint cells -> slices (a sparse 0/1 membership matrix)."""
+
+    cell_of_row: np.ndarray          # int32, one per row
+    n_cells: int
+    names: list[str]                 # slice names: overall, dim=value, dimA=a&dimB=b
+    dimensions: list[str]            # per slice: overall, dim or dimA&dimB
+    membership: sparse.csr_matrix    # (n_slices, n_cells)
+
+    def aggregate(self, per_cell: np.ndarray) -> np.ndarray:
+        """Sum statistics over the cells of each slice: (n_cells, ...) -> (n_slices, ...)."""
+        flat = per_cell.reshape(self.n_cells, -1)
+        out = self.membership @ flat
+        return np.asarray(out).reshape((len(self.names), *per_cell.shape[1:]))
+
+
+def _codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (-1 = missing) and the value behind each code, in sorted order."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cat = column.cat.remove_unused_categories()
+        values = [str(v) for v in cat.cat.categories]
+        codes = cat.cat.codes.to_numpy().astype(np.int32)
+        order = np.argsort(values, kind="stable")
+        if not np.array_equal(order, np.arange(len(values))):
+            remap = np.empty(len(values), dtype=np.int32)
+            remap[order] = np.arange(len(values), dtype=np.int32)
+            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1).astype(np.int32)
+            values = [values[i] for i in order]
+        return codes, values
+    codes, uniques = pd.factorize(column, sort=True)
+    return codes.astype(np.int32), [str(v) for v in uniques]
+
+
+def build_slice_index(table: pd.DataFrame, dimensions: Sequence[str],
+                      crosses: Sequence[Sequence[str]]) -> tuple[SliceIndex, list[str]]:
+    """Index the slices of `table`; returns notices for configured columns the data lacks."""
+    notices: list[str] = []
+    present = [d for d in dict.fromkeys(dimensions) if d in table.columns]
+    notices += [f"slice dimension '{d}' not in the data: skipped" for d in dimensions
+                if d not in table.columns]
+    kept_crosses: list[tuple[str, ...]] = []
+    for cross in crosses:
+        missing = [d for d in cross if d not in table.columns]
+        if missing:
+            notices.append(f"cross {' x '.join(cross)} skipped: no column {', '.join(missing)}")
+        else:
+            kept_crosses.append(tuple(cross))
+    used_dims = list(dict.fromkeys([*present, *(d for c in kept_crosses for d in c)]))
+
+    codes, values = {}, {}
+    for dim in used_dims:
+        codes[dim], values[dim] = _codes(table[dim])
+    cell_of_row, cell_levels = _joint_cells(len(table), [codes[d] for d in used_dims],
+                                            [len(values[d]) for d in used_dims])
+    level = dict(zip(used_dims, cell_levels, strict=True))
+    n_cells = len(cell_levels[0]) if cell_levels else 1
+
+    names, dims, rows, cols = [OVERALL], [OVERALL], [np.zeros(n_cells, np.int64)], [
+        np.arange(n_cells)]
+    for slicing in [(d,) for d in present] + kept_crosses:
+        slice_names, slice_of_cell = _slicing(slicing, level, values)
+        valid = slice_of_cell >= 0
+        rows.append(len(names) + slice_of_cell[valid])
+        cols.append(np.flatnonzero(valid))
+        names += slice_names
+        dims += ["&".join(slicing)] * len(slice_names)
+    row = np.concatenate(rows)
+    col = np.concatenate(cols)
+    membership = sparse.csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
+                                   shape=(len(names), n_cells))
+    return SliceIndex(cell_of_row, n_cells, names, dims, membership), notices
+
+
+def _joint_cells(n_rows: int, code_list: list[np.ndarray],
+                 cardinalities: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Number the combinations that occur; return each row's cell and each cell's levels."""
+    if not code_list:
+        return np.zeros(n_rows, dtype=np.int32), []
+    radix = [k + 1 for k in cardinalities]  # the extra level holds missing values
+    total = int(np.prod(radix, dtype=np.float64))
+    combined = np.zeros(n_rows, dtype=np.int64)
+    for codes, base in zip(code_list, radix, strict=True):
+        combined *= base
+        combined += np.where(codes >= 0, codes, base - 1)
+    if total <= _DENSE_LIMIT:
+        used = np.flatnonzero(np.bincount(combined, minlength=total))
+        lookup = np.full(total, -1, dtype=np.int32)
+        lookup[used] = np.arange(len(used), dtype=np.int32)
+        cell_of_row = lookup[combined]
+    else:
+        used, inverse = np.unique(combined, return_inverse=True)
+        cell_of_row = inverse.astype(np.int32)
+    levels = []
+    rest = used.copy()
+    for base in reversed(radix):
+        levels.append(rest % base)
+        rest //= base
+    levels.reverse()
+    # Missing values (the extra level) become -1 again.
+    levels = [np.where(lv == base - 1, -1, lv) for lv, base in zip(levels, radix, strict=True)]
+    return cell_of_row, levels
+
+
+def _slicing(dims: tuple[str, ...], level: dict[str, np.ndarray],
+             values: dict[str, list[str]]) -> tuple[list[str], np.ndarray]:
+    """Slices of one dimension or cross: their names and each joint cell's slice (-1 = none)."""
+    combined = np.zeros(len(level[dims[0]]), dtype=np.int64)
+    valid = np.ones(len(combined), dtype=bool)
+    for dim in dims:
+        lv = level[dim]
+        valid &= lv >= 0
+        combined = combined * len(values[dim]) + np.maximum(lv, 0)
+    used = np.unique(combined[valid])
+    slice_of_cell = np.full(len(combined), -1, dtype=np.int64)
+    slice_of_cell[valid] = np.searchsorted(used, combined[valid])
+    names = []
+    for code in used:
+        parts = []
+        for dim in reversed(dims):
+            k = len(values[dim])
+            parts.append(f"{dim}={values[dim][int(code % k)]}")
+            code //= k
+        names.append("&".join(reversed(parts)))
+    return names, slice_of_cell

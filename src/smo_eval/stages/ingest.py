@@ -1,0 +1,228 @@
+"""Ingest: validate the input tables against the contract and join them for evaluation.
+
+Produces the evaluation table (one row per gold item, with its metadata) and a wide score
+table aligned to it row by row (one float32 column per model, NaN where a model did not score
+the item), so every later stage reads columns instead of joining 10 million rows again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smo_eval.contract.schema import ANNOTATIONS, GOLD, ITEMS, PREDICTIONS, source_to_canonical
+from smo_eval.contract.validate import LabelMap, Validated, validate_table
+from smo_eval.errors import ContractError, RowProblem
+from smo_eval.io.readers import RawTable
+from smo_eval.taxonomy import Taxonomy
+
+ROW = "_row"
+
+
+@dataclass
+class IngestResult:
+    """Validated tables ready for the stages, and what happened to every row read."""
+
+    eval_table: pd.DataFrame
+    scores: pd.DataFrame
+    annotations: pd.DataFrame | None
+    problems: pd.DataFrame
+    rejected: dict[str, pd.DataFrame]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.scores.columns)
+
+
+def ingest(raw: Mapping[str, RawTable | None], data_cfg: Mapping[str, Any],
+           taxonomy: Taxonomy) -> IngestResult:
+    """Validate items (optional), gold, predictions and annotations (optional); join them.
+
+    Raises ContractError when a row breaks the contract and `data.on_error` is `fail`, or when
+    quarantine would set aside more than `data.max_quarantine_share` of a table.
+    """
+    labels = LabelMap.from_lists(data_cfg["labels"]["positive"], data_cfg["labels"]["negative"])
+    columns = data_cfg.get("columns") or {}
+    per_table = data_cfg.get("table_columns") or {}
+
+    def check(name: str, **kwargs: Any) -> Validated | None:
+        table = raw.get(name)
+        if table is None:
+            return None
+        spec = {"items": ITEMS, "gold": GOLD, "predictions": PREDICTIONS,
+                "annotations": ANNOTATIONS}[name]
+        table = RawTable(table.frame.assign(**{ROW: np.arange(len(table.frame)) + table.first_row}),
+                         table.path, table.first_row, table.encoding)
+        return validate_table(table, spec, source_to_canonical(name, columns, per_table), **kwargs)
+
+    gold = check("gold", labels=labels, categories=taxonomy.names,
+                 safe_category=taxonomy.safe_category)
+    predictions = check("predictions")
+    if gold is None or predictions is None:
+        raise ContractError([RowProblem("config", None, None,
+                                        "data.gold and data.predictions are required")])
+    items = check("items")
+    annotations = check("annotations", labels=labels)
+    tables = {t.name: t for t in (items, gold, predictions, annotations) if t is not None}
+
+    _cross_check(tables, raw)
+    _enforce_policy(tables, data_cfg)
+
+    eval_table = _join_items(tables["gold"].frame, items.frame if items else None, taxonomy)
+    scores = _wide_scores(eval_table["item_id"], tables["predictions"].frame)
+    problems = pd.concat([t.problems for t in tables.values()], ignore_index=True)
+    ann = tables["annotations"].frame.drop(columns=ROW) if "annotations" in tables else None
+    return IngestResult(
+        eval_table=eval_table, scores=scores, annotations=ann, problems=problems,
+        rejected={n: t.rejected for n, t in tables.items() if not t.rejected.empty},
+        summary=_summary(tables, eval_table, scores),
+    )
+
+
+def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
+               reason: str) -> None:
+    """Move rows that failed a cross-table check from the good rows to the problems."""
+    if not mask.any():
+        return
+    bad = table.frame.loc[mask]
+    extra = pd.DataFrame({"file": str(raw.path), "row": bad[ROW].to_numpy(), "column": column,
+                          "reason": reason + " (" + bad[column].astype("string") + ")"})
+    table.problems = pd.concat([table.problems, extra], ignore_index=True)
+    original = raw.frame.iloc[bad[ROW].to_numpy() - raw.first_row].reset_index(drop=True)
+    meta = pd.DataFrame({"source_file": str(raw.path), "row": bad[ROW].to_numpy(),
+                         "problem": extra["reason"].to_numpy(), "columns": column})
+    table.rejected = pd.concat([table.rejected, pd.concat([meta, original], axis=1)],
+                               ignore_index=True)
+    table.frame = table.frame.loc[~mask].reset_index(drop=True)
+
+
+def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None]) -> None:
+    """Every prediction has gold, every gold item has a prediction and (if given) an item row."""
+    gold, preds = tables["gold"], tables["predictions"]
+    gold_ids = pd.Index(gold.frame["item_id"])
+    pred_ids = preds.frame["item_id"]
+    if pred_ids.dtype != gold_ids.dtype:
+        gold_ids = gold_ids.astype("string")
+        pred_ids = pred_ids.astype("string")
+        gold.frame["item_id"] = gold.frame["item_id"].astype("string")
+        preds.frame["item_id"] = pred_ids
+    orphan = ~pred_ids.isin(gold_ids).to_numpy()
+    _flag_rows(preds, _raw(raw, "predictions"), orphan, "item_id",
+               "prediction for an item without gold")
+    unscored = ~gold.frame["item_id"].isin(preds.frame["item_id"]).to_numpy()
+    _flag_rows(gold, _raw(raw, "gold"), unscored, "item_id",
+               "gold item has no prediction from any model")
+    if "items" in tables:
+        items = tables["items"]
+        item_ids = items.frame["item_id"]
+        if item_ids.dtype != gold.frame["item_id"].dtype:
+            items.frame["item_id"] = item_ids.astype("string")
+            gold.frame["item_id"] = gold.frame["item_id"].astype("string")
+        missing = ~gold.frame["item_id"].isin(items.frame["item_id"]).to_numpy()
+        _flag_rows(gold, _raw(raw, "gold"), missing, "item_id", "gold item not in the items table")
+        # Predictions of gold rows removed above now point at nothing: move them too.
+        orphan = ~preds.frame["item_id"].isin(gold.frame["item_id"]).to_numpy()
+        _flag_rows(preds, _raw(raw, "predictions"), orphan, "item_id",
+                   "prediction for an item whose gold row was rejected")
+    if "annotations" in tables:
+        ann = tables["annotations"]
+        known = gold.frame["item_id"]
+        if "items" in tables:
+            known = pd.concat([known, tables["items"].frame["item_id"]])
+        if ann.frame["item_id"].dtype != known.dtype:
+            ann.frame["item_id"] = ann.frame["item_id"].astype("string")
+            known = known.astype("string")
+        stray = ~ann.frame["item_id"].isin(known).to_numpy()
+        _flag_rows(ann, _raw(raw, "annotations"), stray, "item_id",
+                   "annotation for an unknown item")
+
+
+def _raw(raw: Mapping[str, RawTable | None], name: str) -> RawTable:
+    table = raw[name]
+    assert table is not None
+    return table
+
+
+def _enforce_policy(tables: dict[str, Validated], data_cfg: Mapping[str, Any]) -> None:
+    """Fail on any problem (on_error=fail) or when quarantine would set aside too much."""
+    problems = [t for t in tables.values() if not t.problems.empty]
+    if not problems:
+        return
+    listed = pd.concat([t.problems for t in problems], ignore_index=True)
+    as_rows = [RowProblem(r.file, int(r.row), r.column, r.reason)
+               for r in listed.head(50).itertuples(index=False)]
+    if data_cfg.get("on_error", "fail") != "quarantine":
+        raise ContractError(as_rows + _more(len(listed), len(as_rows)))
+    limit = float(data_cfg.get("max_quarantine_share", 0.05))
+    for table in problems:
+        share = len(table.rejected) / max(table.rows_read, 1)
+        if share > limit:
+            raise ContractError([RowProblem(
+                str(table.problems["file"].iloc[0]), None, None,
+                f"{len(table.rejected)} of {table.rows_read} {table.name} rows "
+                f"({share:.1%}) break the contract, above data.max_quarantine_share={limit:.1%}; "
+                f"first problem: {table.problems['reason'].iloc[0]}")])
+
+
+def _more(total: int, shown: int) -> list[RowProblem]:
+    if total <= shown:
+        return []
+    return [RowProblem("...", None, None, f"{total - shown} more problem(s) not listed")]
+
+
+def _join_items(gold: pd.DataFrame, items: pd.DataFrame | None, taxonomy: Taxonomy) -> pd.DataFrame:
+    """One row per gold item, sorted by item_id, metadata from items (gold's columns win)."""
+    table = gold.drop(columns=ROW)
+    if items is not None:
+        meta = items.drop(columns=ROW)
+        meta = meta[[c for c in meta.columns if c == "item_id" or c not in table.columns]]
+        table = table.merge(meta, on="item_id", how="left", validate="one_to_one")
+    table = table.sort_values("item_id", kind="stable").reset_index(drop=True)
+    if "risk_category" in table.columns:
+        table["risk_category"] = table["risk_category"].astype("category")
+        if taxonomy.categories and "parent_category" not in table.columns:
+            table["parent_category"] = taxonomy.parent_column(table["risk_category"])
+    for column in table.columns:
+        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
+            if column not in {"item_id", "text"} and table[column].nunique() < 0.5 * len(table):
+                table[column] = table[column].astype("category")
+    return table
+
+
+def _wide_scores(item_ids: pd.Series, predictions: pd.DataFrame) -> pd.DataFrame:
+    """One float32 column per model, aligned to the evaluation table's rows."""
+    index = pd.Index(item_ids)
+    out = {}
+    for model, group in predictions.groupby("model", observed=True, sort=True):
+        column = np.full(len(index), np.nan, dtype=np.float32)
+        column[index.get_indexer(group["item_id"])] = group["score"].to_numpy(np.float32)
+        out[str(model)] = column
+    return pd.DataFrame(out)
+
+
+def _summary(tables: dict[str, Validated], eval_table: pd.DataFrame,
+             scores: pd.DataFrame) -> dict[str, Any]:
+    per_table = {
+        name: {"rows_read": t.rows_read, "accepted": len(t.frame),
+               "quarantined": len(t.rejected), "duplicates_merged": t.duplicates_merged}
+        for name, t in tables.items()
+    }
+    return {
+        "tables": per_table,
+        "gold_items": len(eval_table),
+        "positives": int(eval_table["label"].sum()),
+        "models": {m: int(scores[m].notna().sum()) for m in scores.columns},
+        "gold_version": _gold_version(eval_table),
+    }
+
+
+def _gold_version(eval_table: pd.DataFrame) -> str | None:
+    if "gold_version" not in eval_table.columns:
+        return None
+    versions = sorted(map(str, eval_table["gold_version"].dropna().unique()))
+    return ",".join(versions) if versions else None

@@ -1,0 +1,54 @@
+"""The risk taxonomy: leaf categories, their parents, severity tiers and KPI targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    parent: str
+    severity: int
+    target_recall: float | None
+    max_fpr: float | None
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    categories: tuple[Category, ...]
+    safe_category: str = "none"
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> Taxonomy:
+        """Build from the `taxonomy` config group; an empty group means no taxonomy checks."""
+        cfg = cfg or {}
+        cats = tuple(
+            Category(name=str(name), parent=str(spec.get("parent", name)),
+                     severity=int(spec.get("severity", 3)),
+                     target_recall=spec.get("target_recall"), max_fpr=spec.get("max_fpr"))
+            for name, spec in (cfg.get("categories") or {}).items()
+        )
+        return cls(cats, str(cfg.get("safe_category", "none")))
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.categories]
+
+    def parent_of(self) -> dict[str, str]:
+        """Leaf -> parent, with the safe category as its own parent."""
+        return {self.safe_category: self.safe_category, **{c.name: c.parent for c in self.categories}}
+
+    def severity_of(self) -> dict[str, int]:
+        return {c.name: c.severity for c in self.categories}
+
+    def parent_column(self, risk_category: pd.Series) -> pd.Series:
+        """Parent category per item; categories outside the taxonomy keep their own name."""
+        parents = self.parent_of()
+        values = risk_category.astype("string")
+        return values.map(lambda v: parents.get(v, v) if isinstance(v, str) else v).astype(
+            "category")
