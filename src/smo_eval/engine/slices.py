@@ -40,9 +40,9 @@ class SliceIndex:
 def _codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes (-1 = missing) and the value behind each code, in sorted order."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        cat = column.cat.remove_unused_categories()
-        values = [str(v) for v in cat.cat.categories]
-        codes = cat.cat.codes.to_numpy().astype(np.int32)
+        # Unused categories only yield empty slices, which are dropped later: no unique() pass.
+        values = [str(v) for v in column.cat.categories]
+        codes = column.cat.codes.to_numpy().astype(np.int32)
         order = np.argsort(values, kind="stable")
         if not np.array_equal(order, np.arange(len(values))):
             remap = np.empty(len(values), dtype=np.int32)

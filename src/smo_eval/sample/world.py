@@ -49,8 +49,8 @@ class _Dim:
     def mask(self, value: str) -> np.ndarray:
         return self.codes == self.index(value)
 
-    def categorical(self) -> pd.Categorical:
-        return pd.Categorical.from_codes(self.codes, categories=self.levels)
+    def categorical(self) -> pd.Categorical[str]:
+        return _categorical(self.codes, self.levels)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,11 @@ class _Truth:
     mix: np.ndarray  # (rows, categories) probabilities
     coded: np.ndarray  # bool: violating text written with a planted coded term
     new_term: np.ndarray  # bool: violating text with the drift's new term
+
+
+def _categorical(codes: np.ndarray, levels: Sequence[str]) -> pd.Categorical[str]:
+    """Categorical column from integer codes: the compact dtype every string column uses."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(levels)))
 
 
 def _plain(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,7 +103,9 @@ def _draw(rng: np.random.Generator, weights: Mapping[str, float], n: int) -> _Di
     return _Dim(levels, codes.astype(np.int8))
 
 
-def _conditional_probs(table: Mapping[str, Mapping[str, float]], parent: _Dim) -> tuple[list[str], np.ndarray]:
+def _conditional_probs(
+    table: Mapping[str, Mapping[str, float]], parent: _Dim
+) -> tuple[list[str], np.ndarray]:
     """Levels and (parent level x child level) weights of `{parent: {child: weight}}`."""
     levels = list(dict.fromkeys(child for row in table.values() for child in row))
     probs = np.array([[table[p].get(c, 0.0) for c in levels] for p in parent.levels])
@@ -144,13 +151,17 @@ def _shift_language_mix(
     regions = cfg["regions"]
     total = sum(regions.values())
     share = sum(
-        w / total * cfg["languages_by_region"][r].get(spec["language"], 0.0)
+        w
+        / total
+        * cfg["languages_by_region"][r].get(spec["language"], 0.0)
         / sum(cfg["languages_by_region"][r].values())
         for r, w in regions.items()
     )
     p = (spec["factor"] - 1.0) * share / (1.0 - share)
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"language_mix factor {spec['factor']} is impossible for share {share:.3f}")
+        raise ValueError(
+            f"language_mix factor {spec['factor']} is impossible for share {share:.3f}"
+        )
     move = current & (rng.random(len(current)) < p)
     region.codes[move] = region.index(spec["region"])
     language.codes[move] = language.index(spec["language"])
@@ -226,7 +237,9 @@ def _category_mix(
     factors = [
         (
             dims[name].codes,
-            np.log([[by_level.get(v, {}).get(c, 1.0) for c in categories] for v in dims[name].levels]),
+            np.log(
+                [[by_level.get(v, {}).get(c, 1.0) for c in categories] for v in dims[name].levels]
+            ),
         )
         for name, by_level in spec["multipliers"].items()
     ]
@@ -256,7 +269,9 @@ def _draw_truth(
     category = np.full(n, len(categories), dtype=np.int8)
     category[label] = _sample_rows(rng, mix, mix_row[label])
     hard = rng.random(n) < cfg["hard_share"]
-    coded, new_term = _draw_terms(rng, cfg["planted"], dims["language"], category, current, categories)
+    coded, new_term = _draw_terms(
+        rng, cfg["planted"], dims["language"], category, current, categories
+    )
     return _Truth(label, category, hard, mix_row, mix, coded, new_term)
 
 
@@ -310,7 +325,7 @@ def _draw_text(
     truth: _Truth,
     categories: list[str],
     planted: Mapping[str, Any],
-) -> pd.Categorical:
+) -> pd.Categorical[str]:
     """Pick each item's text from its pool; texts are stored once as categories."""
     pools, coded_ids, new_id = _text_pools(language.levels, categories, planted)
     index: dict[str, int] = {}
@@ -325,7 +340,7 @@ def _draw_text(
     pool_id[truth.new_term] = new_id
     offset = (rng.random(len(pool_id)) * sizes[pool_id]).astype(np.int64)
     picked = np.concatenate(codes)[starts[pool_id] + offset]
-    return pd.Categorical.from_codes(picked, categories=list(index))
+    return _categorical(picked, list(index))
 
 
 def _where(dims: Mapping[str, _Dim], where: Mapping[str, str]) -> np.ndarray:
@@ -349,19 +364,25 @@ def _planted_shifts(
     coded, new = planted["coded_term"], planted["drift"]["new_term"]
     drift = planted["drift"]["score_shift"]
     candidates = [
-        (model == reg["model"], lambda: _where(dims, reg["where"]) & (label == reg["label"]),
-         reg["logit_shift"]),
-        (model in fail["models"], lambda: _where(dims, fail["where"]) & (label == fail["label"]),
-         fail["logit_shift"]),
-        (model in coded["models"], lambda: truth.coded, coded["logit_shift"]),
-        (model in new["models"], lambda: truth.new_term, new["logit_shift"]),
+        (
+            model == reg["model"],
+            _where(dims, reg["where"]) & (label == reg["label"]),
+            reg["logit_shift"],
+        ),
+        (
+            model in fail["models"],
+            _where(dims, fail["where"]) & (label == fail["label"]),
+            fail["logit_shift"],
+        ),
+        (model in coded["models"], truth.coded, coded["logit_shift"]),
+        (model in new["models"], truth.new_term, new["logit_shift"]),
         (
             model == drift["model"],
-            lambda: dims["language"].mask(drift["language"]) & current & (label == drift["label"]),
+            dims["language"].mask(drift["language"]) & current & (label == drift["label"]),
             drift["logit_shift"],
         ),
     ]
-    return [(mask(), float(shift)) for applies, mask, shift in candidates if applies]
+    return [(mask, float(shift)) for applies, mask, shift in candidates if applies]
 
 
 def _common_logit(
@@ -390,7 +411,9 @@ def _scores(
     bias = cfg["planted"]["language_bias"]
     scores: dict[str, np.ndarray] = {}
     for model, spec in cfg["models"].items():
-        logit = common + np.where(truth.label, spec["pos_mean"], spec["neg_mean"]).astype(np.float32)
+        logit = common + np.where(truth.label, spec["pos_mean"], spec["neg_mean"]).astype(
+            np.float32
+        )
         logit += spec["noise"] * rng.standard_normal(len(common), dtype=np.float32)
         for mask, shift in _planted_shifts(model, cfg["planted"], dims, truth, current):
             logit[mask] += shift
@@ -407,12 +430,12 @@ def _delays(rng: np.random.Generator, low_high: Sequence[float], n: int) -> np.n
     return (rng.uniform(low, high, n) * NS_PER_DAY).astype(np.int64)
 
 
-def _risk_category(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes, categories=[*categories, texts.SAFE])
+def _risk_category(codes: np.ndarray, categories: list[str]) -> pd.Categorical[str]:
+    return _categorical(codes, [*categories, texts.SAFE])
 
 
 def _flip_probability(spec: Mapping[str, float], label: np.ndarray) -> np.ndarray:
-    """Per-item flip probability giving `share` flips overall, `positive_share` of them violations."""
+    """Per-item flip chance: `share` flips overall, `positive_share` of them violations."""
     prevalence = float(label.mean()) if len(label) else 0.0
     p_pos = spec["share"] * spec["positive_share"] / max(prevalence, 1e-12)
     p_neg = spec["share"] * (1.0 - spec["positive_share"]) / max(1.0 - prevalence, 1e-12)
@@ -442,15 +465,17 @@ def _gold(
             "item_id": np.arange(1, n + 1, dtype=np.int64),
             "label": label.astype(np.int8),
             "risk_category": _risk_category(category, categories),
-            "gold_version": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [spec["version"]]),
+            "gold_version": _categorical(np.zeros(n, dtype=np.int8), [spec["version"]]),
             "labeled_at": (created + _delays(rng, spec["delay_days"], n)).astype("datetime64[ns]"),
-            "reviewer": pd.Categorical.from_codes(rng.integers(0, len(reviewers), n), reviewers),
+            "reviewer": _categorical(rng.integers(0, len(reviewers), n), reviewers),
         }
     )
     return frame, flip
 
 
-def _annotated_items(rng: np.random.Generator, cfg: Mapping[str, Any], label: np.ndarray) -> np.ndarray:
+def _annotated_items(
+    rng: np.random.Generator, cfg: Mapping[str, Any], label: np.ndarray
+) -> np.ndarray:
     """Item indices of the multi-annotator subset, enriched for violations.
 
     Weighted sampling without replacement: the k smallest Exp(1) / weight keys.
@@ -495,7 +520,7 @@ def _annotations(
     return pd.DataFrame(
         {
             "item_id": (item + 1).astype(np.int64),
-            "annotator_id": pd.Categorical.from_codes(annotator, ids),
+            "annotator_id": _categorical(annotator, ids),
             "label": label.astype(np.int8),
             "risk_category": _risk_category(category, categories),
             "labeled_at": (created[item] + _delays(rng, [0.5, 14.0], len(item))).astype(
@@ -505,7 +530,9 @@ def _annotations(
     )
 
 
-def _items(dims: Mapping[str, _Dim], created: np.ndarray, text: pd.Categorical) -> pd.DataFrame:
+def _items(
+    dims: Mapping[str, _Dim], created: np.ndarray, text: pd.Categorical[str]
+) -> pd.DataFrame:
     n = len(created)
     columns: dict[str, Any] = {"item_id": np.arange(1, n + 1, dtype=np.int64)}
     columns.update({name: dims[name].categorical() for name in DIMENSIONS[:4]})
@@ -522,7 +549,7 @@ def _predictions(scores: Mapping[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "item_id": np.tile(np.arange(1, n + 1, dtype=np.int64), len(models)),
-            "model": pd.Categorical.from_codes(np.repeat(np.arange(len(models)), n), models),
+            "model": _categorical(np.repeat(np.arange(len(models)), n), models),
             "score": np.concatenate([scores[m] for m in models]),
         }
     )
