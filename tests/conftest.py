@@ -1,0 +1,37 @@
+"""Shared fixtures: the project root, the real datasets, isolated project folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_ENV = "SMO_EVAL_SHARED_DATA"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real datasets: skip when $SMO_EVAL_SHARED_DATA is unset, fail when it is set and
+    the data is missing (so CI cannot pass by silently skipping)."""
+    value = os.environ.get(SHARED_ENV)
+    if not value:
+        pytest.skip(f"{SHARED_ENV} not set")
+    path = Path(value)
+    missing = [p for p in ("cold/test.csv", "cold/train.csv", "mhc/cases/mandarin.csv")
+               if not (path / p).is_file()]
+    if missing:
+        pytest.fail(f"{SHARED_ENV}={value} lacks {missing}")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throw-away project folder with this repo's conf/, as cwd (outputs and mlflow.db land
+    there, never in the repo)."""
+    shutil.copytree(ROOT / "conf", tmp_path / "conf")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SMO_EVAL_CONF_DIR", raising=False)
+    return tmp_path
