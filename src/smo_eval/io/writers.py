@@ -1,4 +1,4 @@
-"""Write outputs atomically: a reader never sees a half-written file, a failure leaves the old one."""
+"""Write outputs atomically: a reader never sees half a file; a failure keeps the old one."""
 
 from __future__ import annotations
 

@@ -188,9 +188,10 @@ def _join_items(gold: pd.DataFrame, items: pd.DataFrame | None, taxonomy: Taxono
         if taxonomy.categories and "parent_category" not in table.columns:
             table["parent_category"] = taxonomy.parent_column(table["risk_category"])
     for column in table.columns:
-        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
-            if column not in {"item_id", "text"} and table[column].nunique() < 0.5 * len(table):
-                table[column] = table[column].astype("category")
+        textual = table[column].dtype == object or pd.api.types.is_string_dtype(table[column])
+        if textual and column not in {"item_id", "text"} and (
+                table[column].nunique() < 0.5 * len(table)):
+            table[column] = table[column].astype("category")
     return table
 
 
