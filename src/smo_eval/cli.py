@@ -18,6 +18,7 @@ import typer
 
 from smo_eval import console
 from smo_eval.commands import evaluate as evaluate_cmd
+from smo_eval.commands import gate as gate_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
 from smo_eval.commands import sample as sample_cmd
@@ -76,6 +77,25 @@ def ingest(overrides: Overrides = None, params: Params = None) -> None:
 def evaluate(overrides: Overrides = None, params: Params = None) -> None:
     """Sliced metrics with bootstrap confidence intervals, curves and calibration per model."""
     evaluate_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def gate(overrides: Overrides = None, params: Params = None,
+         no_fail: Annotated[bool, typer.Option(
+             "--no-fail", help="Exit 0 on a failing verdict (DVC stages: the verdict is "
+             "recorded as a metric; `smo-eval verdict` turns it into the exit code).")] = False,
+         ) -> None:
+    """Release gate: one verdict from the declared checks (exit 0 pass, 1 fail, 2 could not run)."""
+    gate_cmd.run(Context.load(overrides, params), fail_on_verdict=not no_fail)
+
+
+@app.command()
+@guarded
+def verdict(path: Annotated[Path, typer.Argument(help="gate.json written by `smo-eval gate`")]
+            = Path("outputs/gate/gate.json")) -> None:
+    """Exit with the recorded gate verdict: 0 pass, 1 fail, 2 missing or could not run."""
+    gate_cmd.exit_with_verdict(path)
 
 
 @app.command()
