@@ -92,12 +92,14 @@ def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
     bad = table.frame.loc[mask]
     extra = pd.DataFrame({"file": str(raw.path), "row": bad[ROW].to_numpy(), "column": column,
                           "reason": reason + " (" + bad[column].astype("string") + ")"})
-    table.problems = pd.concat([table.problems, extra], ignore_index=True)
+    table.problems = pd.concat([p for p in (table.problems, extra) if not p.empty],
+                               ignore_index=True)
     original = raw.frame.iloc[bad[ROW].to_numpy() - raw.first_row].reset_index(drop=True)
     meta = pd.DataFrame({"source_file": str(raw.path), "row": bad[ROW].to_numpy(),
                          "problem": extra["reason"].to_numpy(), "columns": column})
-    table.rejected = pd.concat([table.rejected, pd.concat([meta, original], axis=1)],
-                               ignore_index=True)
+    rejected = pd.concat([meta, original], axis=1)
+    table.rejected = (rejected if table.rejected.empty
+                      else pd.concat([table.rejected, rejected], ignore_index=True))
     table.frame = table.frame.loc[~mask].reset_index(drop=True)
 
 
