@@ -102,7 +102,7 @@ def gather(ctx: Context, inputs: Inputs, needed: set[str], candidate: str,
         "drift": lambda: drift_table(ctx.out_dir / "drift"),
     }
     for source, compute in sources.items():
-        if source not in needed:
+        if source not in needed or (source == "comparison" and candidate == baseline):
             continue
         try:
             setattr(tables, source, compute())

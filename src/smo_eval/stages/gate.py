@@ -327,6 +327,10 @@ def _support(spec: Mapping[str, Any], tables: GateTables, taxonomy: Taxonomy, ca
 
 def _non_regression(spec: Mapping[str, Any], tables: GateTables, taxonomy: Taxonomy,
                     candidate: str, baseline: str | None) -> Outcome:
+    if candidate == baseline:
+        return [SliceOutcome("overall", PASS, 0.0, float(spec.get("tolerance", 0.0)),
+                             reason=f"the candidate is the baseline ({baseline}): "
+                                    "nothing can regress")]
     table = tables.comparison
     if table is None or baseline is None:
         raise ValueError("no comparison table (compare did not run and could not be computed)")
