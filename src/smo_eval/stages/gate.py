@@ -353,7 +353,10 @@ def _non_regression(spec: Mapping[str, Any], tables: GateTables, taxonomy: Taxon
         counts = support.loc[name] if name in support.index else group.iloc[0]
         gap = _support_gap(counts, spec)
         details, worst, statuses = [], None, []
+        n, n_pos = int(counts["n"]), int(counts["n_pos"])
         for row in group.itertuples(index=False):
+            if not _applicable(str(row.metric), n, n_pos):
+                continue
             delta = _number(row.delta)
             verdict = str(row.verdict)
             if verdict == "regressed" and delta is not None and abs(delta) > tolerance:
@@ -369,7 +372,6 @@ def _non_regression(spec: Mapping[str, Any], tables: GateTables, taxonomy: Taxon
             if delta is not None and (worst is None or abs(delta) > abs(worst)):
                 worst = delta
         failed = [d for d in details if d["status"] == FAIL]
-        n, n_pos = int(counts["n"]), int(counts["n_pos"])
         if failed:
             reason = "; ".join(_regression_text(d, tolerance) for d in failed)
             out.append(SliceOutcome(name, FAIL, worst, tolerance, n, n_pos, reason, details))
@@ -381,6 +383,16 @@ def _non_regression(spec: Mapping[str, Any], tables: GateTables, taxonomy: Taxon
             verdicts = ", ".join(f"{d['metric']} {d['verdict']}" for d in details)
             out.append(SliceOutcome(name, PASS, worst, tolerance, n, n_pos, verdicts, details))
     return out
+
+
+def _applicable(metric: str, n: int, n_pos: int) -> bool:
+    """A metric that cannot exist in a slice (recall without positives, FPR without
+    negatives) is left out there, rather than called insufficient evidence."""
+    if metric in ("recall", "f1", "precision"):
+        return n_pos > 0
+    if metric == "fpr":
+        return n - n_pos > 0
+    return True
 
 
 def _regression_text(detail: Mapping[str, Any], tolerance: float) -> str:
