@@ -70,15 +70,24 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
 def test_dvc_exp_run_with_a_hydra_override(clone: tuple[Path, dict[str, str]]) -> None:
     target, env = clone
     _run([DVC, "exp", "run", "pipelines/dvc.yaml", "-S", "evaluate.threshold=0.6",
-          "-S", "sample.n_items=8000"], target, env)
+          "-S", "sample.n_items=8000", "-S", "gate=release"], target, env)
     shown = json.loads(_run([DVC, "exp", "show", "--json"], target, env))
-    thresholds = []
+    thresholds, gates = [], []
     for entry in shown:
         for exp in entry.get("experiments") or []:
             for rev in exp.get("revs", []):
                 params = rev["data"]["params"]["params.yaml"]["data"]
                 thresholds.append(params["evaluate"]["threshold"])
+                verdict = rev["data"]["metrics"]["outputs/gate/metrics.json"]["data"]
+                gates.append((params["gate"]["name"], verdict["passed"], verdict["checks"]))
     assert 0.6 in thresholds
+    # The strict gate ran as the last stage and `dvc exp show` lists its verdict.
+    gate_json = json.loads((target / "outputs/gate/gate.json").read_text())
+    assert gate_json["gate"] == "release" and gate_json["verdict"] == "fail"
+    assert ("release", 0, len(gate_json["checks"])) in gates
+    table = _run([DVC, "exp", "show", "--no-pager", "--csv"], target, env)
+    assert "outputs/gate/metrics.json:passed" in table.splitlines()[0] or \
+        "passed" in table.splitlines()[0]
     metrics = json.loads((target / "outputs/evaluate/metrics.json").read_text())
     slices = (target / "outputs/evaluate/slice_metrics.csv").read_text()
     assert ",0.6," in slices and metrics["v1"]["n"] == 8000
