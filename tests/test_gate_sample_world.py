@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from junitparser import Error, Failure, JUnitXml, Skipped
+from junitparser import Error, Failure, JUnitXml
 from lxml import etree
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
