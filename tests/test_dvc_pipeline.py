@@ -1,4 +1,4 @@
-"""DVC runs the pipeline on a fresh clone with no remote, and `dvc exp run -S` reaches the stages."""
+"""DVC runs the pipeline on a fresh clone with no remote; `dvc exp run -S` reaches the stages."""
 
 from __future__ import annotations
 
