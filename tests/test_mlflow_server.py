@@ -1,4 +1,4 @@
-"""MLflow over HTTP: a real `mlflow server` on 127.0.0.1; evaluate logs to it; the run reads back."""
+"""MLflow over HTTP: a real `mlflow server` on 127.0.0.1; evaluate logs to it and reads back."""
 
 from __future__ import annotations
 
