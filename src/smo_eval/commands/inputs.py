@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from smo_eval import console
-
 from smo_eval.commands.context import Context
 from smo_eval.io.readers import RawTable, read_table
 from smo_eval.lineage import input_hashes
