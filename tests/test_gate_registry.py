@@ -21,11 +21,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import run_cli
+from tests.test_gate_sample_world import FAST
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 MODEL = "smo-safety-test"
-SMALL = ["sample.n_items=6000", "evaluate.ci.n_boot=200", "compare.n_boot=200"]
+SMALL = ["sample.n_items=6000", *FAST]
 
 
 def _free_port() -> int:

