@@ -69,8 +69,13 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
     assert "Running stage" not in again  # nothing changed: nothing runs
 
     # `smo-eval run` executes the same stages in-process and writes the same files.
-    _run([str(BIN / "smo-eval"), "run", "--params", "params.yaml", "out_dir=inproc",
-          "mlflow.enabled=false"], target, env)
+    # Its exit code is the gate's verdict (1: the default gate fails on the planted regression).
+    done = subprocess.run([str(BIN / "smo-eval"), "run", "--params", "params.yaml",
+                           "out_dir=inproc", "mlflow.enabled=false"], cwd=target, env=env,
+                          capture_output=True, text=True, timeout=600)
+    gate = json.loads((target / "outputs/gate/gate.json").read_text())
+    assert done.returncode == (0 if gate["passed"] else 1), done.stderr
+    assert json.loads((target / "inproc/gate/gate.json").read_text()) == gate
     for name in ("evaluate/slice_metrics.csv", "evaluate/metrics.json",
                  "evaluate/curves/roc/v2.csv"):
         assert (target / "inproc" / name).read_bytes() == (target / "outputs" / name).read_bytes()
