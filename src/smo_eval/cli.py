@@ -18,6 +18,7 @@ import typer
 
 from smo_eval import console
 from smo_eval.commands import compare as compare_cmd
+from smo_eval.commands import errors as errors_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
@@ -84,6 +85,13 @@ def evaluate(overrides: Overrides = None, params: Params = None) -> None:
 def compare(overrides: Overrides = None, params: Params = None) -> None:
     """Baseline vs candidates per slice: deltas, paired tests, verdicts, flipped items."""
     compare_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def errors(overrides: Overrides = None, params: Params = None) -> None:
+    """Failure slices, error drivers, over-represented terms, root causes, review queue."""
+    errors_cmd.run(Context.load(overrides, params))
 
 
 @app.command()
