@@ -20,6 +20,7 @@ from smo_eval import console
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
+from smo_eval.commands import report as report_cmd
 from smo_eval.commands import sample as sample_cmd
 from smo_eval.commands.context import Context
 from smo_eval.config import dump_params, load_config
@@ -76,6 +77,13 @@ def ingest(overrides: Overrides = None, params: Params = None) -> None:
 def evaluate(overrides: Overrides = None, params: Params = None) -> None:
     """Sliced metrics with bootstrap confidence intervals, curves and calibration per model."""
     evaluate_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def report(overrides: Overrides = None, params: Params = None) -> None:
+    """Risk assessment report: one self-contained HTML page and a Markdown summary."""
+    report_cmd.run(Context.load(overrides, params))
 
 
 @app.command()
