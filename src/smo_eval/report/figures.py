@@ -32,7 +32,7 @@ def heatmap(values: pd.DataFrame, low: pd.DataFrame, title: str, colorbar: str,
             reverse: bool, low_mark: str, hover: str) -> dict[str, Any]:
     """A heatmap of a ratio per (row, column); cells with low support carry `low_mark`."""
     z = values.to_numpy(dtype=float)
-    lows = low.reindex_like(values).fillna(False).to_numpy(dtype=bool)
+    lows = low.reindex_like(values).fillna(False).to_numpy(dtype=bool) & np.isfinite(z)
     text = np.where(np.isnan(z), "", np.char.add(
         np.char.mod("%.0f%%", np.nan_to_num(z) * 100), np.where(lows, low_mark, "")))
     fig = go.Figure(go.Heatmap(
@@ -49,7 +49,8 @@ def heatmap(values: pd.DataFrame, low: pd.DataFrame, title: str, colorbar: str,
                                     "line": {"width": 1}},
             hoverinfo="skip", showlegend=False))
     fig.update_layout(title=title, height=max(260, 34 * len(values.index) + 120),
-                      xaxis={"tickangle": -30})
+                      xaxis={"tickangle": -30, "automargin": True},
+                      yaxis={"automargin": True})
     return to_spec(fig)
 
 
