@@ -31,7 +31,7 @@ def to_spec(fig: go.Figure) -> dict[str, Any]:
 def heatmap(values: pd.DataFrame, low: pd.DataFrame, title: str, colorbar: str,
             reverse: bool, low_mark: str, hover: str) -> dict[str, Any]:
     """A heatmap of a ratio per (row, column); cells with low support carry `low_mark`."""
-    z = values.to_numpy(dtype=float)
+    z = np.round(values.to_numpy(dtype=float), 4)
     lows = low.reindex_like(values).fillna(False).to_numpy(dtype=bool) & np.isfinite(z)
     text = np.where(np.isnan(z), "", np.char.add(
         np.char.mod("%.0f%%", np.nan_to_num(z) * 100), np.where(lows, low_mark, "")))
