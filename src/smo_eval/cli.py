@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from smo_eval import console
+from smo_eval.commands import compare as compare_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
@@ -77,6 +78,13 @@ def ingest(overrides: Overrides = None, params: Params = None) -> None:
 def evaluate(overrides: Overrides = None, params: Params = None) -> None:
     """Sliced metrics with bootstrap confidence intervals, curves and calibration per model."""
     evaluate_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def compare(overrides: Overrides = None, params: Params = None) -> None:
+    """Baseline vs candidates per slice: deltas, paired tests, verdicts, flipped items."""
+    compare_cmd.run(Context.load(overrides, params))
 
 
 @app.command()
