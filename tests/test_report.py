@@ -117,7 +117,10 @@ def tables(world: Path) -> dict[str, object]:
         "curves": {m: {k: pd.read_csv(ev / "curves" / k / f"{m}.csv", encoding="utf-8-sig")
                        for k in ("roc", "pr", "reliability")} for m in ("v1", "v2")},
         "score_hist": score_distribution(eval_table["label"].to_numpy(), scores, 40),
-        "comparison": _comparison(slice_metrics),
+        # the real compare stage's output (the demo runs it), the stand-in only without it
+        "comparison": pd.read_parquet(compared) if (compared := world / "outputs/compare/"
+                                                     "comparison.parquet").is_file()
+        else _comparison(slice_metrics),
         "annotators": _annotators(pd.read_parquet(world / "outputs/ingest/annotations.parquet")),
         "drift": _drift(eval_table),
         "emerging_terms": pd.DataFrame({
@@ -272,4 +275,5 @@ def test_chinese_report_renders_in_chromium(world: Path) -> None:
                         "校准、精确率-召回率与分数分布"]
     assert lang == "zh-CN"
     md = (world / "outputs/report/report.md").read_text(encoding="utf-8")
-    assert md.startswith("# 内容安全风险评估报告") and "## 模型对比 (未运行)" in md
+    assert md.startswith("# 内容安全风险评估报告") and "## 模型对比 (已运行)" in md
+    assert "## 错误分析 (未运行)" in md
