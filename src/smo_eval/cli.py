@@ -22,6 +22,7 @@ from smo_eval.commands import errors as errors_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
+from smo_eval.commands import report as report_cmd
 from smo_eval.commands import sample as sample_cmd
 from smo_eval.commands.context import Context
 from smo_eval.config import dump_params, load_config
@@ -92,6 +93,13 @@ def compare(overrides: Overrides = None, params: Params = None) -> None:
 def errors(overrides: Overrides = None, params: Params = None) -> None:
     """Failure slices, error drivers, over-represented terms, root causes, review queue."""
     errors_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def report(overrides: Overrides = None, params: Params = None) -> None:
+    """Risk assessment report: one self-contained HTML page and a Markdown summary."""
+    report_cmd.run(Context.load(overrides, params))
 
 
 @app.command()
