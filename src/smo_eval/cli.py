@@ -18,10 +18,12 @@ import typer
 
 from smo_eval import console
 from smo_eval.commands import compare as compare_cmd
+from smo_eval.commands import errors as errors_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import gate as gate_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
+from smo_eval.commands import report as report_cmd
 from smo_eval.commands import sample as sample_cmd
 from smo_eval.commands.context import Context
 from smo_eval.config import dump_params, load_config
@@ -89,6 +91,13 @@ def compare(overrides: Overrides = None, params: Params = None) -> None:
 
 @app.command()
 @guarded
+def errors(overrides: Overrides = None, params: Params = None) -> None:
+    """Failure slices, error drivers, over-represented terms, root causes, review queue."""
+    errors_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
 def gate(overrides: Overrides = None, params: Params = None,
          no_fail: Annotated[bool, typer.Option(
              "--no-fail", help="Exit 0 on a failing verdict (DVC stages: the verdict is "
@@ -96,6 +105,13 @@ def gate(overrides: Overrides = None, params: Params = None,
          ) -> None:
     """Release gate: one verdict from the declared checks (exit 0 pass, 1 fail, 2 could not run)."""
     gate_cmd.run(Context.load(overrides, params), fail_on_verdict=not no_fail)
+
+
+@app.command()
+@guarded
+def report(overrides: Overrides = None, params: Params = None) -> None:
+    """Risk assessment report: one self-contained HTML page and a Markdown summary."""
+    report_cmd.run(Context.load(overrides, params))
 
 
 @app.command()

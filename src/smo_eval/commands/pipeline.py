@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import compare, evaluate, gate, ingest, sample
+from smo_eval.commands import compare, errors, evaluate, gate, ingest, report, sample
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError, GateFailed
 from smo_eval.stages.gate import GateResult
@@ -23,8 +23,10 @@ STAGES: dict[str, StageCommand] = {
     "ingest": ingest.run,
     "evaluate": evaluate.run,
     "compare": compare.run,
+    "errors": errors.run,
     # The gate's verdict is judged after every stage ran (a report after it still runs).
     "gate": functools.partial(gate.run, fail_on_verdict=False),
+    "report": report.run,
 }
 
 
@@ -55,3 +57,6 @@ def demo(ctx: Context) -> None:
     console.console.rule("[bold]demo finished")
     console.console.print(f"Outputs under [bold]{ctx.out_dir}/[/]; MLflow runs: "
                           f"`mlflow ui --backend-store-uri {ctx.cfg.mlflow.tracking_uri}`")
+    html = ctx.out_dir / "report" / "report.html"
+    if html.is_file():
+        console.console.print(f"Report: [bold]{html}[/]")
