@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from smo_eval import console
+from smo_eval.commands import drift as drift_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
@@ -75,6 +76,14 @@ def ingest(overrides: Overrides = None, params: Params = None) -> None:
 def evaluate(overrides: Overrides = None, params: Params = None) -> None:
     """Sliced metrics with bootstrap confidence intervals, curves and calibration per model."""
     evaluate_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def drift(overrides: Overrides = None, params: Params = None) -> None:
+    """Drift between a reference and a current window, label-free performance estimate and
+    emerging terms (drift.reference=[first,last] drift.current=[first,last])."""
+    drift_cmd.run(Context.load(overrides, params))
 
 
 @app.command()
