@@ -98,7 +98,8 @@ def _subsets(reference: Window, current: Window, models: Sequence[str],
     """(subset, model, reference rows, current rows) masks, and notices for skipped subsets."""
     out = [("all", "", np.ones(len(reference), bool), np.ones(len(current), bool))]
     notices = []
-    wanted = set(cfg.get("subsets") or ["all", "high_score", "missed"])
+    subsets = cfg.get("subsets")
+    wanted = set(["all", "high_score", "missed"] if subsets is None else subsets)
     for model in models:
         t = thresholds[model]
         rs, cs = reference.scores[model].to_numpy(), current.scores[model].to_numpy()
