@@ -83,14 +83,25 @@ def _pav(positives: np.ndarray, totals: np.ndarray, min_items: int
 
 def group_values(table: pd.DataFrame, columns: Sequence[str]) -> np.ndarray | None:
     """Calibration group of each row, named like a slice (`region=SEA&language=zh`); None
-    when a column is missing (then only the global calibration exists)."""
+    when a column is missing (then only the global calibration exists). Names are built for
+    the distinct combinations only (integer codes per row), so a million rows stay cheap."""
     if not columns or any(c not in table.columns for c in columns):
         return None
-    parts = [c + "=" + table[c].astype("string").fillna("") for c in columns]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + "&" + part
-    return joined.to_numpy(dtype=object)
+    key = np.zeros(len(table), dtype=np.int64)
+    levels = []
+    for column in columns:
+        codes, uniques = pd.factorize(table[column], use_na_sentinel=False)
+        key = key * (len(uniques) + 1) + codes
+        levels.append((column, [str(u) if pd.notna(u) else "" for u in uniques]))
+    used, inverse = np.unique(key, return_inverse=True)
+    names = []
+    for code in used:
+        parts = []
+        for column, values in reversed(levels):
+            code, level = divmod(int(code), len(values) + 1)
+            parts.append(f"{column}={values[level]}")
+        names.append("&".join(reversed(parts)))
+    return np.asarray(names, dtype=object)[inverse]
 
 
 def calibrate(reference: Window, model: str, group_cols: Sequence[str], min_n: int,
@@ -105,7 +116,7 @@ def calibrate(reference: Window, model: str, group_cols: Sequence[str], min_n: i
     codes = np.zeros(int(scored.sum()), dtype=np.int64)
     all_values = group_values(reference.table, group_cols)
     if all_values is not None:
-        uniq, inv = np.unique(all_values[scored].astype(str), return_inverse=True)
+        inv, uniq = pd.factorize(all_values[scored])
         n = np.bincount(inv, minlength=len(uniq))
         pos = np.bincount(inv, weights=y, minlength=len(uniq))
         keep = (n >= min_n) & (pos >= min_positives)
