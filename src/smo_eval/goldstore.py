@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -146,6 +147,9 @@ class GoldStore:
         """
         digest = content_hash(table)
         with self.locked():
+            # Leftovers of an ingest killed mid-write (no other writer runs under the lock).
+            for stale in self.root.glob(f"**/.*.tmp"):
+                stale.unlink(missing_ok=True)
             versions = self.versions()
             for existing in versions:
                 if existing.content_sha256 == digest:
@@ -179,19 +183,30 @@ def _ambiguous(ref: str, matches: list[Version]) -> Version:
 
 
 def dvc_track(project_root: Path, store: Path, pointer: Path) -> str | None:
-    """`dvc add <store> --file <pointer>` when the project is a DVC repo; returns a notice."""
+    """Point the DVC file `pointer` at the store and commit its new content to the DVC cache.
+
+    Equivalent to `dvc add <store>` with the pointer at a chosen path (DVC 3's `dvc add` has
+    no `--file`): write `outs: [{path: <store>}]` once, then `dvc commit -f <pointer>`.
+    Does nothing outside a DVC repo; returns a notice when DVC fails.
+    """
     if not (project_root / ".dvc").is_dir():
         return None
+    pointer_path = pointer if pointer.is_absolute() else project_root / pointer
     try:
-        rel_store = store.resolve().relative_to(project_root.resolve())
+        rel = os.path.relpath(store.resolve(), pointer_path.resolve().parent)
+        store.resolve().relative_to(project_root.resolve())
     except ValueError:
         return f"gold store {store} is outside the project: not tracked by DVC"
-    cmd = [sys.executable, "-m", "dvc", "add", str(rel_store), "--file", str(pointer), "--quiet"]
+    if not pointer_path.is_file():
+        with atomic_path(pointer_path) as tmp:
+            tmp.write_text(f"outs:\n- path: {Path(rel).as_posix()}\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "dvc", "commit", "--force", "--quiet", str(pointer)]
     try:
         done = subprocess.run(cmd, cwd=project_root, capture_output=True, text=True,
                               timeout=600, check=False)
     except OSError as exc:
         return f"gold store not tracked by DVC: {exc}"
     if done.returncode != 0:
-        return f"`dvc add {rel_store} --file {pointer}` failed: {done.stderr.strip() or done.stdout.strip()}"
+        return (f"`dvc commit {pointer}` failed: "
+                f"{done.stderr.strip() or done.stdout.strip()}")
     return None

@@ -54,9 +54,10 @@ def confident_learning(labels: np.ndarray, p: np.ndarray) -> pd.DataFrame:
                          "normalized_margin": margin, "confident_issue": issue})
 
 
-def minority_agreement(adjudicated: pd.DataFrame, item_ids: pd.Series, p: np.ndarray,
-                       threshold: float) -> np.ndarray:
-    """Per eval row: annotators split and the models' prediction equals the minority vote."""
+def minority_agreement(adjudicated: pd.DataFrame, item_ids: pd.Series, labels: np.ndarray,
+                       p: np.ndarray, threshold: float) -> np.ndarray:
+    """Per eval row: annotators split, the models side with the minority vote, and the gold
+    label is the majority's (so the gold label is what the evidence questions)."""
     if adjudicated is None or adjudicated.empty or "votes_1" not in adjudicated.columns:
         return np.zeros(len(item_ids), dtype=bool)
     disputed = adjudicated[adjudicated["disputed"]]
@@ -66,7 +67,8 @@ def minority_agreement(adjudicated: pd.DataFrame, item_ids: pd.Series, p: np.nda
                        index=pd.Index(disputed["item_id"]).astype("string"))
     row_minority = lookup.reindex(pd.Index(item_ids).astype("string")).to_numpy(dtype=float)
     predicted = (p >= threshold).astype(float)
-    return np.isfinite(p) & (row_minority >= 0) & (predicted == row_minority)
+    return (np.isfinite(p) & (row_minority >= 0) & (predicted == row_minority)
+            & (labels != row_minority))
 
 
 def find_issues(table: pd.DataFrame, p: np.ndarray, adjudicated: pd.DataFrame | None,
@@ -78,7 +80,7 @@ def find_issues(table: pd.DataFrame, p: np.ndarray, adjudicated: pd.DataFrame | 
         raise ConfigError(f"labels.issues.rank_by={rank_by!r}; choose one of {RANKINGS}")
     labels = table["label"].to_numpy().astype(np.int64)
     cl = confident_learning(labels, p)
-    minority = (minority_agreement(adjudicated, table["item_id"], p, threshold)
+    minority = (minority_agreement(adjudicated, table["item_id"], labels, p, threshold)
                 if adjudicated is not None else np.zeros(len(table), dtype=bool))
     flagged = cl["confident_issue"].to_numpy() | minority
     reasons = np.where(cl["confident_issue"].to_numpy() & minority, f"{CONFIDENT}+{MINORITY}",
