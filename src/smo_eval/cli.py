@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,8 +31,10 @@ from smo_eval.errors import SmoEvalError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluation and error analysis for content-safety models.")
 
-Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.g. evaluate.threshold=0.6")]
-Params = Annotated[Path | None, typer.Option("--params", help="Composed params file (DVC stages).")]
+Overrides = Annotated[
+    list[str] | None, typer.Argument(help="Hydra overrides, e.g. evaluate.threshold=0.6")]
+Params = Annotated[
+    Path | None, typer.Option("--params", help="Composed params file (DVC stages).")]
 
 
 def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -177,4 +178,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

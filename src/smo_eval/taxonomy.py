@@ -41,7 +41,8 @@ class Taxonomy:
 
     def parent_of(self) -> dict[str, str]:
         """Leaf -> parent, with the safe category as its own parent."""
-        return {self.safe_category: self.safe_category, **{c.name: c.parent for c in self.categories}}
+        parents = {c.name: c.parent for c in self.categories}
+        return {self.safe_category: self.safe_category, **parents}
 
     def severity_of(self) -> dict[str, int]:
         return {c.name: c.severity for c in self.categories}

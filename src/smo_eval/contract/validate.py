@@ -33,8 +33,9 @@ class LabelMap:
         pos = frozenset(str(v).strip().lower() for v in positive)
         neg = frozenset(str(v).strip().lower() for v in negative)
         if pos & neg:
+            both = sorted(pos & neg)
             raise ContractError([RowProblem("config data.labels", None, None,
-                                            f"values both positive and negative: {sorted(pos & neg)}")])
+                                            f"values both positive and negative: {both}")])
         return cls(pos, neg)
 
 
@@ -87,10 +88,11 @@ def require_columns(raw: RawTable, spec: TableSpec, rename: dict[str, str]) -> p
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         inverse = {v: k for k, v in rename.items()}
+        found = ", ".join(str(c) for c in raw.frame.columns if not str(c).startswith("_"))
         problems = [
             RowProblem(str(raw.path), None, inverse.get(c, c),
-                       f"missing required column '{inverse.get(c, c)}' ({spec.name} table needs "
-                       f"{', '.join(spec.required)}; found {', '.join(map(str, raw.frame.columns))})")
+                       f"missing required column '{inverse.get(c, c)}' ({spec.name} table "
+                       f"needs {', '.join(spec.required)}; found {found})")
             for c in missing
         ]
         raise ContractError(problems)

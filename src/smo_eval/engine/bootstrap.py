@@ -59,7 +59,7 @@ def count_intervals(cells: np.ndarray, n_boot: int, level: float,
 
 def coarsen(hist: np.ndarray, n_groups: int) -> np.ndarray:
     """Merge fine bins (S, 2, B) into at most `n_groups` equal-count groups per slice."""
-    s, _, b = hist.shape
+    s = hist.shape[0]
     total = hist.sum(axis=1).astype(np.float64)
     before = np.cumsum(total, axis=1) - total
     size = np.maximum(total.sum(axis=1, keepdims=True), 1.0)
