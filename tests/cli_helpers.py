@@ -1,16 +1,12 @@
-"""Running the real `smo-eval` command in-process from tests (Typer's runner, exit codes kept)."""
+"""`smo-eval` in-process with the exit code checked (the fixture module's `run_cli`)."""
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
-
-from smo_eval.cli import app
-
-RUNNER = CliRunner()
+from tests.conftest import run_cli
 
 
 def invoke(*args: str, code: int = 0) -> str:
     """Run `smo-eval ARGS`; fail the test with the output unless it exits with `code`."""
-    result = RUNNER.invoke(app, list(args))
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    return result.output
+    result = run_cli(*args)
+    assert result.exit_code == code, (result.exit_code, result.output)
+    return str(result.output)

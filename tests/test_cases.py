@@ -17,8 +17,8 @@ from tests.cli_helpers import invoke
 PRECEDENTS = pd.DataFrame({
     "item_id": [f"p{i}" for i in range(6)],
     "scenario_id": ["gamble_ad", "gamble_ad", "gamble_ad", "greeting", "greeting", "drug_slang"],
-    "text": ["菠菜平台注册就送彩金", "加我玩菠菜稳赚不赔", "菠菜网站首充翻倍", "大家早上好", "今天天气不错",
-             "有叶子要的私聊"],
+    "text": ["菠菜平台注册就送彩金", "加我玩菠菜稳赚不赔", "菠菜网站首充翻倍", "大家早上好",
+             "今天天气不错", "有叶子要的私聊"],
     "label": ["violating", "violating", "safe", "safe", "safe", "violating"],
     "risk_category": ["gambling", "gambling", "none", "none", "none", "drugs"],
     "rationale": ["推广赌博", "推广赌博", "误判", "问候", "闲聊", "毒品黑话"],

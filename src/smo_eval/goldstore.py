@@ -148,7 +148,7 @@ class GoldStore:
         digest = content_hash(table)
         with self.locked():
             # Leftovers of an ingest killed mid-write (no other writer runs under the lock).
-            for stale in self.root.glob(f"**/.*.tmp"):
+            for stale in self.root.glob("**/.*.tmp"):
                 stale.unlink(missing_ok=True)
             versions = self.versions()
             for existing in versions:

@@ -104,7 +104,7 @@ def run_check(ctx: Context, file: Path | None = None) -> tuple[pd.DataFrame, pd.
     write_csv(scenarios, folder / "scenario_conflicts.csv")
     summary = {"gold": source, "gold_items": len(gold), "contradicts_precedent": len(conflicts),
                "scenarios_with_disagreeing_gold": len(scenarios),
-               "scenarios_with_precedent": int(len(precedents(cases)))}
+               "scenarios_with_precedent": len(precedents(cases))}
     write_json(summary, folder / "cases_check.json")
     console.console.print(console.table(
         f"Gold labels contradicting their scenario's precedent ({len(conflicts):,} of "

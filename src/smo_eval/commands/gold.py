@@ -134,7 +134,8 @@ def compare(ctx: Context, gold: GoldStore, old: Version, new: Version) -> pd.Dat
     scores = _scores(ctx)
     split = pd.DataFrame()
     if scores is not None and scores.shape[1]:
-        thresholds = model_thresholds(list(scores.columns), ctx.section("evaluate"))
+        thresholds = {m: float(t) for m, t in model_thresholds(
+            list(scores.columns), ctx.section("evaluate")).items()}
         split = metric_split(before, after, scores, thresholds,
                              int(ctx.section("evaluate")["score_bins"]))
     else:

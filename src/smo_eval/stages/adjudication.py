@@ -20,7 +20,8 @@ TIE_POLICIES = ("violating", "safe", "gold", "unresolved")
 UNRESOLVED = -1
 
 
-def majority(counts: np.ndarray, tie: str, gold: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def majority(counts: np.ndarray, tie: str,
+             gold: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Majority label per item (-1 when unresolved) and whether the top vote was tied."""
     if tie not in TIE_POLICIES:
         raise ConfigError(f"labels.adjudication.tie={tie!r}; choose one of {TIE_POLICIES}")

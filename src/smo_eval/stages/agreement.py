@@ -129,7 +129,8 @@ def pair_tables(r: Ratings, cell_of_item: np.ndarray, n_cells: int) -> PairTable
     k = r.n_values
     n_pairs = len(uniques)
     cell = cell_of_item[joined["item"].to_numpy()].astype(np.int64)
-    key = ((cell * n_pairs + pair) * k + joined["value_a"].to_numpy()) * k + joined["value_b"].to_numpy()
+    key = ((cell * n_pairs + pair) * k + joined["value_a"].to_numpy()) * k
+    key += joined["value_b"].to_numpy()
     tables = np.bincount(key, minlength=n_cells * n_pairs * k * k).reshape(n_cells, n_pairs, k, k)
     uniques = np.asarray(uniques, dtype=np.int64)
     return PairTables(uniques // n_raters, uniques % n_raters, tables)

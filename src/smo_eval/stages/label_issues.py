@@ -37,7 +37,7 @@ def model_probability(scores: pd.DataFrame, models: list[str] | None = None) -> 
 
 
 def confident_learning(labels: np.ndarray, p: np.ndarray) -> pd.DataFrame:
-    """Per item: the confident class, self-confidence, normalised margin and whether it is an issue."""
+    """Per item: confident class, self-confidence, normalised margin, whether it is an issue."""
     probs = np.column_stack([1 - p, p])
     scored = np.isfinite(p)
     thresholds = np.array([np.nanmean(probs[scored & (labels == j), j]) if
