@@ -10,6 +10,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
@@ -84,6 +85,21 @@ def test_agreement_columns_and_values_match_references(labelled: Path, world) ->
         kappas.append(expected)
     overall = agreement.set_index("slice").loc["overall"]
     assert overall["mean_pairwise_cohen_kappa"] == pytest.approx(np.mean(kappas), abs=1e-9)
+
+
+def test_labels_run_is_logged_to_mlflow(labelled: Path) -> None:
+    client = MlflowClient(f"sqlite:///{labelled}/mlflow.db")
+    experiment = client.get_experiment_by_name("smo-eval")
+    runs = client.search_runs([experiment.experiment_id],
+                              filter_string="tags.`smo_eval.stage` = 'labels'")
+    assert len(runs) == 1
+    data = runs[0].data
+    agreement = pd.read_csv(labelled / "outputs/labels/agreement.csv").set_index("slice")
+    assert data.metrics["labels/fleiss_kappa"] == pytest.approx(
+        agreement.loc["overall", "fleiss_kappa"], abs=1e-6)
+    assert "labels/krippendorff_alpha/language:zh" in data.metrics
+    assert data.tags["gold_version"] == "sample-v1"
+    assert data.tags["least_reliable_annotator"] == "ann_06"
 
 
 def test_careless_annotator_is_ranked_last(labelled: Path, world) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ items with the new labels where the new version has the item. Then
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,43 +23,76 @@ CHANGES = ("added", "removed", "relabeled", "recategorised")
 SPLIT_METRICS = ("precision", "recall", "f1", "fpr", "roc_auc", "pr_auc")
 
 
-def _keyed(gold: pd.DataFrame) -> pd.DataFrame:
-    frame = gold.copy()
-    frame["item_id"] = frame["item_id"].astype("string")
-    if "risk_category" not in frame.columns:
-        frame["risk_category"] = pd.NA
-    frame["risk_category"] = frame["risk_category"].astype("string")
-    return frame.drop_duplicates("item_id").set_index("item_id")
+@dataclass(frozen=True)
+class Alignment:
+    """Item ids of several tables as shared integer codes (compared as text, factorised once):
+    `rows[t][code]` is the row of table t holding that item, -1 where it lacks it."""
+
+    ids: np.ndarray
+    rows: list[np.ndarray]
+
+    @classmethod
+    def of(cls, *id_columns: pd.Series | pd.Index) -> Alignment:
+        texts = [np.asarray(c) for c in id_columns]
+        if not all(t.dtype.kind in "iu" for t in texts):  # mixed: compare as text
+            texts = [t.astype(str).astype(object) if t.dtype.kind in "iuf" else t.astype(object)
+                     for t in texts]
+        codes, uniques = pd.factorize(np.concatenate(texts))
+        rows, start = [], 0
+        for text in texts:
+            row = np.full(len(uniques), -1, dtype=np.int64)
+            row[codes[start:start + len(text)]] = np.arange(len(text))
+            rows.append(row)
+            start += len(text)
+        return cls(np.asarray(uniques), rows)
+
+    def take(self, table: int, values: np.ndarray, fill: Any = None) -> np.ndarray:
+        """`values` (one per row of the table) per item code, `fill` where the table lacks it."""
+        row = self.rows[table]
+        out = np.asarray(values)[np.maximum(row, 0)]
+        if fill is None:
+            out = out.astype(object)
+        out = np.where(row >= 0, out, fill)
+        return out
+
+
+def _categories(gold: pd.DataFrame) -> np.ndarray:
+    if "risk_category" not in gold.columns:
+        return np.full(len(gold), None, dtype=object)
+    return gold["risk_category"].astype("string").to_numpy(dtype=object, na_value=None)
 
 
 def diff_gold(old: pd.DataFrame, new: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
     """One row per changed item: change, old/new label and category, and its metadata."""
-    a, b = _keyed(old), _keyed(new)
-    ids = a.index.union(b.index)
-    in_a, in_b = ids.isin(a.index), ids.isin(b.index)
-    a, b = a.reindex(ids), b.reindex(ids)
+    align = Alignment.of(old["item_id"], new["item_id"])
+    in_a, in_b = align.rows[0] >= 0, align.rows[1] >= 0
+    old_label = align.take(0, old["label"].to_numpy(np.int64), -1)
+    new_label = align.take(1, new["label"].to_numpy(np.int64), -1)
+    old_cat, new_cat = align.take(0, _categories(old)), align.take(1, _categories(new))
     both = in_a & in_b
-    old_label = a["label"].astype("Int8")
-    new_label = b["label"].astype("Int8")
-    relabel = both & (old_label != new_label).fillna(False).to_numpy()
-    recat = both & ~relabel & (a["risk_category"] != b["risk_category"]).fillna(False).to_numpy()
+    relabel = both & (old_label != new_label)
+    recat = both & ~relabel & (old_cat != new_cat)
     change = np.select([in_b & ~in_a, in_a & ~in_b, relabel, recat], list(CHANGES), "")
-    frame = pd.DataFrame({"item_id": ids, "change": change,
-                          "old_label": old_label.to_numpy(), "new_label": new_label.to_numpy(),
-                          "old_category": a["risk_category"].to_numpy(),
-                          "new_category": b["risk_category"].to_numpy()})
+    keep = change != ""
+    frame = pd.DataFrame({"item_id": align.ids[keep], "change": change[keep],
+                          "old_label": pd.array(np.where(in_a, old_label, -1)[keep],
+                                                dtype="Int8"),
+                          "new_label": pd.array(np.where(in_b, new_label, -1)[keep],
+                                                dtype="Int8"),
+                          "old_category": old_cat[keep], "new_category": new_cat[keep]})
+    frame.loc[frame["old_label"] == -1, "old_label"] = pd.NA
+    frame.loc[frame["new_label"] == -1, "new_label"] = pd.NA
     for column in dims:
         values = None
-        if column in b.columns:
-            values = b[column].astype("string")
-            if column in a.columns:
-                values = values.fillna(a[column].astype("string"))
-        elif column in a.columns:
-            values = a[column].astype("string")
+        for table, gold in ((1, new), (0, old)):
+            if column in gold.columns:
+                taken = align.take(table, gold[column].astype("string").to_numpy(
+                    dtype=object, na_value=None))[keep]
+                values = taken if values is None else np.where(values == None, taken,  # noqa: E711
+                                                               values)
         if values is not None:
-            frame[column] = values.to_numpy()
-    changed = frame[frame["change"] != ""]
-    return changed.sort_values(["change", "item_id"]).reset_index(drop=True)
+            frame[column] = values
+    return frame.sort_values(["change", "item_id"]).reset_index(drop=True)
 
 
 def diff_summary(diff: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
@@ -103,20 +138,20 @@ def metric_split(old: pd.DataFrame, new: pd.DataFrame, scores: pd.DataFrame,
                  thresholds: Mapping[str, float], n_bins: int) -> pd.DataFrame:
     """Per model and metric: old, intermediate and new values and the two parts of the change.
 
-    `scores` is indexed by item_id (string), one column per model.
+    `scores` is indexed by item_id, one column per model.
     """
-    a, b = _keyed(old), _keyed(new)
-    mid = a["label"].copy()
-    common = a.index.intersection(b.index)
-    mid.loc[common] = b.loc[common, "label"]
-    sets = {"old": a["label"], "intermediate": mid, "new": b["label"]}
+    align = Alignment.of(old["item_id"], new["item_id"], scores.index)
+    in_a, in_b = align.rows[0] >= 0, align.rows[1] >= 0
+    old_label = align.take(0, old["label"].to_numpy(np.int64), -1)
+    new_label = align.take(1, new["label"].to_numpy(np.int64), -1)
+    sets = {"old": (in_a, old_label), "intermediate": (in_a, np.where(in_b, new_label, old_label)),
+            "new": (in_b, new_label)}
     rows = []
     for model in scores.columns:
-        values = {}
-        for name, labels in sets.items():
-            s = scores[model].reindex(labels.index).to_numpy(dtype=np.float64)
-            values[name] = headline_metrics(labels.to_numpy().astype(np.int64), s,
-                                            float(thresholds[model]), n_bins)
+        score = align.take(2, scores[model].to_numpy(np.float64), np.nan)
+        values = {name: headline_metrics(labels[member], score[member],
+                                         float(thresholds[model]), n_bins)
+                  for name, (member, labels) in sets.items()}
         for metric in SPLIT_METRICS:
             o, m, n = (values[k][metric] for k in ("old", "intermediate", "new"))
             rows.append({"model": model, "metric": metric, "old": o, "new": n,
