@@ -58,17 +58,20 @@ def minority_agreement(adjudicated: pd.DataFrame, item_ids: pd.Series, labels: n
                        p: np.ndarray, threshold: float) -> np.ndarray:
     """Per eval row: annotators split, the models side with the minority vote, and the gold
     label is the majority's (so the gold label is what the evidence questions)."""
+    out = np.zeros(len(item_ids), dtype=bool)
     if adjudicated is None or adjudicated.empty or "votes_1" not in adjudicated.columns:
-        return np.zeros(len(item_ids), dtype=bool)
-    disputed = adjudicated[adjudicated["disputed"]]
+        return out
+    disputed = adjudicated[adjudicated["disputed"]
+                           & (adjudicated["votes_1"] != adjudicated["votes_0"])]
     minority = np.where(disputed["votes_1"] < disputed["votes_0"], 1, 0)
-    clear = disputed["votes_1"].to_numpy() != disputed["votes_0"].to_numpy()
-    lookup = pd.Series(np.where(clear, minority, -1),
-                       index=pd.Index(disputed["item_id"]).astype("string"))
-    row_minority = lookup.reindex(pd.Index(item_ids).astype("string")).to_numpy(dtype=float)
-    predicted = (p >= threshold).astype(float)
-    return (np.isfinite(p) & (row_minority >= 0) & (predicted == row_minority)
-            & (labels != row_minority))
+    keys = pd.Index(disputed["item_id"])
+    rows = pd.Index(item_ids).get_indexer(keys) if keys.dtype == item_ids.dtype else \
+        pd.Index(item_ids.astype("string")).get_indexer(keys.astype("string"))
+    found = rows >= 0
+    rows, minority = rows[found], minority[found]
+    predicted = (p[rows] >= threshold).astype(np.int64)
+    out[rows] = np.isfinite(p[rows]) & (predicted == minority) & (labels[rows] != minority)
+    return out
 
 
 def find_issues(table: pd.DataFrame, p: np.ndarray, adjudicated: pd.DataFrame | None,
@@ -82,23 +85,26 @@ def find_issues(table: pd.DataFrame, p: np.ndarray, adjudicated: pd.DataFrame | 
     cl = confident_learning(labels, p)
     minority = (minority_agreement(adjudicated, table["item_id"], labels, p, threshold)
                 if adjudicated is not None else np.zeros(len(table), dtype=bool))
-    flagged = cl["confident_issue"].to_numpy() | minority
-    reasons = np.where(cl["confident_issue"].to_numpy() & minority, f"{CONFIDENT}+{MINORITY}",
+    confident = cl["confident_issue"].to_numpy()
+    rows = np.flatnonzero(confident | minority)
+    confident, minority = confident[rows], minority[rows]
+    reasons = np.where(confident & minority, f"{CONFIDENT}+{MINORITY}",
                        np.where(minority, MINORITY, CONFIDENT))
+    given = labels[rows]
+    suggested = cl["confident_class"].to_numpy()[rows]
     out = pd.DataFrame({
-        "item_id": table["item_id"].to_numpy(),
-        "given_label": labels,
-        "suggested_label": np.where(cl["confident_class"] >= 0, cl["confident_class"],
-                                    1 - labels),
-        "model_score": p,
-        "self_confidence": cl["self_confidence"].to_numpy(),
-        "normalized_margin": cl["normalized_margin"].to_numpy(),
+        "item_id": table["item_id"].to_numpy()[rows],
+        "given_label": given,
+        "suggested_label": np.where(confident, suggested, 1 - given),
+        "model_score": p[rows],
+        "self_confidence": cl["self_confidence"].to_numpy()[rows],
+        "normalized_margin": cl["normalized_margin"].to_numpy()[rows],
         "reason": reasons,
     })
     for column in columns:
         if column in table.columns and column not in out.columns:
-            out[column] = table[column].to_numpy()
-    out = out[flagged].sort_values(rank_by, kind="stable").reset_index(drop=True)
+            out[column] = table[column].to_numpy()[rows]
+    out = out.sort_values(rank_by, kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
 
