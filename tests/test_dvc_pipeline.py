@@ -1,4 +1,4 @@
-"""DVC runs the pipeline on a fresh clone with no remote, and `dvc exp run -S` reaches the stages."""
+"""DVC runs the pipeline on a fresh clone with no remote; `dvc exp run -S` reaches the stages."""
 
 from __future__ import annotations
 
@@ -65,6 +65,13 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
     assert {"fpr", "tpr"} <= set(points[0])
     again = _run([DVC, "repro", "pipelines/dvc.yaml"], target, env)
     assert "Running stage" not in again  # nothing changed: nothing runs
+
+    # `smo-eval run` executes the same stages in-process and writes the same files.
+    _run([str(BIN / "smo-eval"), "run", "--params", "params.yaml", "out_dir=inproc",
+          "mlflow.enabled=false"], target, env)
+    for name in ("evaluate/slice_metrics.csv", "evaluate/metrics.json",
+                 "evaluate/curves/roc/v2.csv"):
+        assert (target / "inproc" / name).read_bytes() == (target / "outputs" / name).read_bytes()
 
 
 def test_dvc_exp_run_with_a_hydra_override(clone: tuple[Path, dict[str, str]]) -> None:

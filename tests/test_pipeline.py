@@ -54,7 +54,8 @@ def test_evaluate_runs_alone_when_ingest_is_absent_or_stale(project: Path) -> No
     assert run_cli("ingest", *SMALL, off).exit_code == 0
     reused = run_cli("evaluate", *SMALL, off)
     assert "validated in-process" not in reused.output
-    pd.testing.assert_frame_equal(first, pd.read_csv(project / "outputs/evaluate/slice_metrics.csv"))
+    again = pd.read_csv(project / "outputs/evaluate/slice_metrics.csv")
+    pd.testing.assert_frame_equal(first, again)
     # New inputs make ingest's outputs stale: evaluate must not reuse them.
     assert run_cli("sample", "sample.n_items=5000", off).exit_code == 0
     stale = run_cli("evaluate", "sample.n_items=5000", "evaluate.ci.n_boot=200", off)

@@ -18,11 +18,14 @@ import typer
 
 from smo_eval import console
 from smo_eval.commands import cases as cases_cmd
+from smo_eval.commands import compare as compare_cmd
+from smo_eval.commands import errors as errors_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import gold as gold_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import labels as labels_cmd
 from smo_eval.commands import pipeline
+from smo_eval.commands import report as report_cmd
 from smo_eval.commands import sample as sample_cmd
 from smo_eval.commands.context import Context
 from smo_eval.config import dump_params, load_config
@@ -147,6 +150,23 @@ def cases_find(text: Annotated[str, typer.Argument(help="The new item's text.")]
                ) -> None:
     """The nearest precedents of a text by character n-gram similarity."""
     cases_cmd.find(Context.load(overrides, params), text, k)
+def compare(overrides: Overrides = None, params: Params = None) -> None:
+    """Baseline vs candidates per slice: deltas, paired tests, verdicts, flipped items."""
+    compare_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def errors(overrides: Overrides = None, params: Params = None) -> None:
+    """Failure slices, error drivers, over-represented terms, root causes, review queue."""
+    errors_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def report(overrides: Overrides = None, params: Params = None) -> None:
+    """Risk assessment report: one self-contained HTML page and a Markdown summary."""
+    report_cmd.run(Context.load(overrides, params))
 
 
 @app.command()

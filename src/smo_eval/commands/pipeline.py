@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import evaluate, ingest, labels, sample
+from smo_eval.commands import compare, errors, evaluate, ingest, labels, report, sample
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError
 from smo_eval.tracking import pipeline_run
@@ -20,7 +20,10 @@ STAGES: dict[str, StageCommand] = {
     "sample": sample.run,
     "ingest": ingest.run,
     "evaluate": evaluate.run,
+    "compare": compare.run,
+    "errors": errors.run,
     "labels": labels.run,
+    "report": report.run,
 }
 
 
@@ -42,3 +45,6 @@ def demo(ctx: Context) -> None:
     console.console.rule("[bold]demo finished")
     console.console.print(f"Outputs under [bold]{ctx.out_dir}/[/]; MLflow runs: "
                           f"`mlflow ui --backend-store-uri {ctx.cfg.mlflow.tracking_uri}`")
+    html = ctx.out_dir / "report" / "report.html"
+    if html.is_file():
+        console.console.print(f"Report: [bold]{html}[/]")

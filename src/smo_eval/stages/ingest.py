@@ -75,7 +75,8 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: Mapping[str, Any],
 
     eval_table = _join_items(tables["gold"].frame, items.frame if items else None, taxonomy)
     scores = _wide_scores(eval_table["item_id"], tables["predictions"].frame)
-    problems = pd.concat([t.problems for t in tables.values()], ignore_index=True)
+    found = [t.problems for t in tables.values() if not t.problems.empty]
+    problems = pd.concat(found, ignore_index=True) if found else tables["gold"].problems
     ann = tables["annotations"].frame.drop(columns=ROW) if "annotations" in tables else None
     return IngestResult(
         eval_table=eval_table, scores=scores, annotations=ann, problems=problems,
