@@ -150,6 +150,10 @@ def cases_find(text: Annotated[str, typer.Argument(help="The new item's text.")]
                ) -> None:
     """The nearest precedents of a text by character n-gram similarity."""
     cases_cmd.find(Context.load(overrides, params), text, k)
+
+
+@app.command()
+@guarded
 def compare(overrides: Overrides = None, params: Params = None) -> None:
     """Baseline vs candidates per slice: deltas, paired tests, verdicts, flipped items."""
     compare_cmd.run(Context.load(overrides, params))
