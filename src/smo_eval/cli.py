@@ -19,6 +19,7 @@ import typer
 from smo_eval import console
 from smo_eval.commands import cases as cases_cmd
 from smo_eval.commands import compare as compare_cmd
+from smo_eval.commands import drift as drift_cmd
 from smo_eval.commands import errors as errors_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import gold as gold_cmd
@@ -82,6 +83,14 @@ def ingest(overrides: Overrides = None, params: Params = None) -> None:
 def evaluate(overrides: Overrides = None, params: Params = None) -> None:
     """Sliced metrics with bootstrap confidence intervals, curves and calibration per model."""
     evaluate_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def drift(overrides: Overrides = None, params: Params = None) -> None:
+    """Drift between a reference and a current window, label-free performance estimate and
+    emerging terms (drift.reference=[first,last] drift.current=[first,last])."""
+    drift_cmd.run(Context.load(overrides, params))
 
 
 @app.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import compare, errors, evaluate, ingest, labels, report, sample
+from smo_eval.commands import compare, drift, errors, evaluate, ingest, labels, report, sample
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError
 from smo_eval.tracking import pipeline_run
@@ -23,6 +23,7 @@ STAGES: dict[str, StageCommand] = {
     "compare": compare.run,
     "errors": errors.run,
     "labels": labels.run,
+    "drift": drift.run,
     "report": report.run,
 }
 
