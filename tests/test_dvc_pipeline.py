@@ -54,7 +54,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
     target, env = clone
     out = _run([DVC, "repro", "pipelines/dvc.yaml"], target, env)
-    for stage in ("sample", "ingest", "evaluate", "drift"):
+    for stage in ("sample", "ingest", "evaluate", "labels", "drift"):
         assert f"Running stage 'pipelines/dvc.yaml:{stage}'" in out
     metrics = json.loads(_run([DVC, "metrics", "show", "--json"], target, env))
     values = next(iter(metrics.values()))["data"]["outputs/evaluate/metrics.json"]["data"]

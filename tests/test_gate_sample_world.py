@@ -21,13 +21,7 @@ from tests.conftest import ROOT, run_cli
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
 N_ITEMS = 20_000
-# Until the labels stage (issue 4) is merged, agreement cannot be computed and its check
-# fails closed; these tests then judge the gate without it.
-try:
-    import smo_eval.stages.labels  # noqa: F401
-    FAST = ["evaluate.ci.n_boot=200", "compare.n_boot=200"]
-except ImportError:
-    FAST = ["evaluate.ci.n_boot=200", "compare.n_boot=200", "~gate.checks.annotator_agreement"]
+FAST = ["evaluate.ci.n_boot=200", "compare.n_boot=200"]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,17 @@ import functools
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import compare, drift, errors, evaluate, gate, ingest, report, sample
+from smo_eval.commands import (
+    compare,
+    drift,
+    errors,
+    evaluate,
+    gate,
+    ingest,
+    labels,
+    report,
+    sample,
+)
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError, GateFailed
 from smo_eval.stages.gate import GateResult
@@ -24,6 +34,7 @@ STAGES: dict[str, StageCommand] = {
     "evaluate": evaluate.run,
     "compare": compare.run,
     "errors": errors.run,
+    "labels": labels.run,
     "drift": drift.run,
     # The gate's verdict is judged after every stage ran (a report after it still runs).
     "gate": functools.partial(gate.run, fail_on_verdict=False),
