@@ -21,7 +21,7 @@ from smo_eval.report.browser import export_pngs, find_browser
 from smo_eval.report.model import Report
 from smo_eval.report.render import to_html, to_markdown
 from smo_eval.stages.evaluate import evaluate
-from smo_eval.stages.report import build_report, score_distribution
+from smo_eval.stages.report import build_report, category_shares, score_distribution
 from smo_eval.tracking import stage_run
 
 # Report table name -> (stage folder, file stem) of the stages' documented outputs.
@@ -34,13 +34,19 @@ STAGE_TABLES = {
     "review_queue": ("errors", "review_queue"),
     "agreement": ("labels", "agreement"),
     "annotators": ("labels", "annotators"),
+    "annotator_pairs": ("labels", "annotator_pairs"),
     "label_issues": ("labels", "label_issues"),
-    "gold_diff": ("labels", "gold_diff"),
-    "case_conflicts": ("labels", "case_conflicts"),
+    "label_issue_rates": ("labels", "label_issue_rates"),
+    "gold_impact": ("labels", "gold_impact"),          # smo-eval gold ingest / diff
+    "case_conflicts": ("labels", "case_conflicts"),    # smo-eval cases check
+    "drift_tests": ("drift", "drift"),
     "performance_estimate": ("drift", "performance_estimate"),
     "emerging_terms": ("drift", "emerging_terms"),
 }
-STAGE_JSON = {"drift": ("drift", "drift.json"), "gate": ("gate", "gate.json")}
+STAGE_JSON = {"errors_summary": ("errors", "summary.json"),
+              "labels_metrics": ("labels", "metrics.json"),
+              "gold_diff": ("labels", "gold_diff.json"),
+              "drift": ("drift", "drift.json"), "gate": ("gate", "gate.json")}
 
 
 def run(ctx: Context, inputs: Inputs | None = None) -> Path:
@@ -85,7 +91,20 @@ def load_tables(ctx: Context, inputs: Inputs) -> dict[str, Any]:
         path = ctx.out_dir / stage / file
         if path.is_file():
             tables[name] = json.loads(path.read_text(encoding="utf-8"))
+    tables["drift_shares"] = _drift_shares(ctx, inputs, tables.get("drift_tests"))
     return tables
+
+
+def _drift_shares(ctx: Context, inputs: Inputs, tests: pd.DataFrame | None) -> pd.DataFrame:
+    """Per-value shares of the drifted metadata columns in drift's time windows (what moved,
+    e.g. which language grew); empty when drift ran on window files or raised no alarm."""
+    cfg = ctx.section("drift")
+    if tests is None or cfg.get("reference_data") or cfg.get("current_data"):
+        return category_shares(inputs.eval_table, [], "", [], [])
+    drifted = tests[(tests["kind"] == "metadata") & tests["drifted"].astype(bool)]
+    columns = [c for c in drifted["column"].astype(str) if c in inputs.eval_table.columns]
+    return category_shares(inputs.eval_table, columns, str(cfg.get("time_column")),
+                           list(cfg["reference"]), list(cfg["current"]))
 
 
 def _evaluate_outputs(ctx: Context, inputs: Inputs) -> dict[str, Any]:

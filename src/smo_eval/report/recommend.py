@@ -25,11 +25,30 @@ RULES: dict[str, tuple[str, str, int]] = {
 def recommend(build: Build, findings: Sequence[Finding]) -> list[Recommendation]:
     out: list[Recommendation] = []
     for kind, (key, severity, limit) in RULES.items():
-        picked = [f for f in findings if f.kind == kind][:limit]
+        picked = _distinct([f for f in findings if f.kind == kind])[:limit]
         values: Callable[[Finding], dict[str, object]] = _VALUES.get(kind, lambda f: {})
-        out.extend(Recommendation(build.t(key, **values(f) | _slice(build, f)), [f.text],
-                                  severity) for f in picked)
+        out.extend(Recommendation(build.t(_key(key, f), **values(f) | _slice(build, f)),
+                                  [f.text], severity) for f in picked)
     return out
+
+
+def _distinct(findings: list[Finding]) -> list[Finding]:
+    """Drift alarms: one per metadata column and one per model's scores (the strongest, as
+    the section orders them), so a score shift in nested slices does not crowd out the rest."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for f in findings:
+        group = ((f.subject.get("kind"), f.subject.get("model") or f.subject.get("name"))
+                 if f.kind == "drift" else (id(f),))
+        if group not in seen:
+            seen.add(group)
+            out.append(f)
+    return out
+
+
+def _key(key: str, finding: Finding) -> str:
+    return "rec.score_drift" if finding.kind == "drift" and finding.subject.get(
+        "kind") == "score" else key
 
 
 def _slice(build: Build, finding: Finding) -> dict[str, object]:
@@ -44,7 +63,7 @@ _VALUES: dict[str, Callable[[Finding], dict[str, object]]] = {
     "below_target": lambda f: {"model": f.subject["model"]},
     "language_threshold": lambda f: {"model": f.subject["model"]},
     "wide_interval": lambda f: {"model": f.subject["model"]},
-    "drift": lambda f: {"name": f.subject["name"]},
+    "drift": lambda f: {"name": f.subject["name"], "model": f.subject.get("model") or ""},
     "emerging_term": lambda f: {"term": f.subject["term"], "language": f.subject["language"]},
     "failure_slice": lambda f: {"model": f.subject.get("model") or ""},
 }

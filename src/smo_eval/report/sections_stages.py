@@ -1,22 +1,18 @@
 """Sections drawn from the later stages' outputs: comparison, errors, labels, drift, gate.
 
-Each reads its stage's documented files and tolerates columns it does not know (they are shown
-as they are); a stage that left no outputs gives a section marked "not run".
+Each reads its stage's files as the stage writes them (the formats in the README's stage
+sections); a stage that left no outputs gives a section marked "not run".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
+import numpy as np
 import pandas as pd
 
 from smo_eval.report import figures
-from smo_eval.report.base import Build, first_column, frame_table, mask_text, not_run, slice_label
+from smo_eval.report.base import Build, frame_table, mask_text, not_run, slice_label
 from smo_eval.report.i18n import cell, count, interval, num, pct, pp
 from smo_eval.report.model import Figure, Finding, Section, Table
-
-SLICE_COLUMNS = ("slice", "conditions", "description", "name", "where")
 
 
 def comparison(build: Build) -> Section:
@@ -61,193 +57,310 @@ def comparison(build: Build) -> Section:
 
 
 def errors(build: Build) -> Section:
-    names = ("failure_slices", "error_drivers", "error_terms", "rca", "review_queue")
+    """errors/: failure_slices, error_drivers, error_terms, rca, review_queue, summary.json."""
+    names = ("failure_slices", "error_drivers", "error_terms", "rca", "review_queue",
+             "errors_summary")
     if not build.has(*names):
         return not_run(build, "errors", "errors", "errors/failure_slices.csv, …")
     section = Section("errors", build.t("section.errors"), ran=True)
+    for model, head in (build.get("errors_summary") or {}).items():
+        buckets = head.get("buckets") or {}
+        top = max(buckets, key=lambda b: buckets[b]) if buckets else ""
+        section.findings.append(Finding("error_counts", build.t(
+            "errors.counts", model=model, n_fn=count(head.get("n_fn")),
+            n_fp=count(head.get("n_fp")), bucket=build.msg.name(str(top)),
+            n_bucket=count(buckets.get(top))), "info"))
     slices = build.get("failure_slices")
     if slices is not None and len(slices):
-        col = first_column(slices, SLICE_COLUMNS)
-        rate = first_column(slices, ("error_rate", "miss_rate", "rate"))
-        for r in slices.head(3).to_dict("records"):
+        # The strongest slice of each model and error kind (the stage ranks within them).
+        for r in slices.sort_values("rank").groupby(["model", "error"], sort=True).head(1) \
+                .to_dict("records"):
             section.findings.append(Finding("failure_slice", build.t(
-                "errors.slice", slice=slice_label(build, str(r.get(col, "?"))),
-                rate=pct(r.get(rate)) if rate else "–",
-                n=count(r.get(first_column(slices, ("n", "size", "support")) or "", None)),
-                model=r.get("model", "")), "medium",
-                {"slice": r.get(col), "model": r.get("model")}))
+                "errors.slice", model=r["model"], error=build.msg.name(str(r["error"])),
+                slice=slice_label(build, str(r["slice"])), rate=pct(r["error_rate"]),
+                rest=pct(r["rest_rate"]), n=count(r["n"])), "medium",
+                {"slice": r["slice"], "model": r["model"], "error": r["error"]}))
+        section.tables.append(frame_table(build, slices.sort_values(["rank", "model", "error"]),
+                                          build.t("errors.failure_slices"), FAILURE_COLUMNS))
     terms = build.get("error_terms")
-    if terms is not None and len(terms) and "term" in terms.columns:
+    if terms is not None and len(terms):
+        top = terms.sort_values("z", ascending=False).drop_duplicates("term").head(5)
+        joiner = "、" if build.msg.lang == "zh" else ", "
         section.findings.append(Finding("error_terms", build.t(
-            "errors.terms", terms="、".join(map(str, terms["term"].head(5)))
-            if build.msg.lang == "zh" else ", ".join(map(str, terms["term"].head(5)))), "info"))
-    for name in names[:-1]:
-        frame = build.get(name)
-        if frame is not None:
-            section.tables.append(frame_table(build, frame, build.t(f"errors.{name}")))
+            "errors.terms", terms=joiner.join(f"{t} ({lang})" for t, lang in
+                                              zip(top["term"], top["language"], strict=True))),
+            "info"))
+        section.tables.append(frame_table(build, terms.sort_values("z", ascending=False),
+                                          build.t("errors.error_terms"), TERM_COLUMNS))
+    drivers = build.get("error_drivers")
+    if drivers is not None:
+        section.tables.append(frame_table(
+            build, drivers.sort_values("mean_contribution", ascending=False),
+            build.t("errors.error_drivers")))
+    rca = build.get("rca")
+    if rca is not None:
+        section.tables.append(frame_table(build, rca[rca["dimension"] == "overall"].drop(
+            columns=["slice", "dimension"]), build.t("errors.rca")))
     queue = build.get("review_queue")
     if queue is not None:
-        section.tables.append(_examples(build, queue, slices))
+        section.tables.append(_examples(build, queue))
     return section
 
 
-def _examples(build: Build, queue: pd.DataFrame, slices: pd.DataFrame | None) -> Table:
-    """A few review-queue items per slice: text masked by config and truncated."""
+FAILURE_COLUMNS = ("model", "error", "rank", "slice", "n", "errors", "error_rate", "rest_rate",
+                   "lift", "p_adjusted")
+TERM_COLUMNS = ("model", "error", "language", "term", "n_error_docs", "error_doc_rate",
+                "correct_doc_rate", "z")
+
+
+def _examples(build: Build, queue: pd.DataFrame) -> Table:
+    """A few review-queue items per root cause, most impactful first: text masked by config
+    and truncated (the renderer escapes it)."""
     examples = build.cfg.get("examples") or {}
-    per_slice = int(examples.get("per_slice", 3))
-    group = first_column(queue, ("slice", "failure_slice", "bucket", "rca", "model"))
-    picked = (queue.groupby(group, sort=False, observed=True).head(per_slice) if group
-              else queue.head(per_slice * 4)).head(build.max_rows)
-    cols = [c for c in (group, "item_id", "model", "label", "score", "risk_category",
-                        "language") if c and c in picked.columns]
-    text_col = first_column(picked, ("text", "content"))
-    rows = [[cell(c, r[c]) for c in cols] + ([mask_text(r[text_col], examples)] if text_col
-                                             else []) for r in picked.to_dict("records")]
-    headers = [build.msg.name(c) for c in cols] + ([build.msg.name("text")] if text_col else [])
+    per_group = int(examples.get("per_slice", 3))
+    picked = queue.groupby("root_cause", sort=False, observed=True).head(per_group) \
+        .head(build.max_rows) if "root_cause" in queue.columns else queue.head(build.max_rows)
+    cols = [c for c in ("root_cause", "item_id", "model", "error", "label", "score",
+                        "risk_category", "language", "failure_slice_name")
+            if c in picked.columns]
+    rows = [[build.msg.name(str(r[c])) if c == "root_cause" else cell(c, r[c]) for c in cols]
+            + [mask_text(r.get("text"), examples)] for r in picked.to_dict("records")]
+    headers = [build.msg.name(c) for c in cols] + [build.msg.name("text")]
     return Table(build.t("errors.examples"), headers, rows, [], build.t(
         "errors.examples_note", n=count(len(queue))))
 
 
 def labels(build: Build) -> Section:
-    names = ("agreement", "annotators", "label_issues", "gold_diff", "case_conflicts")
+    """labels/: agreement, annotators, annotator_pairs, label_issues(+_rates), metrics.json;
+    gold_diff.json + gold_impact.csv (gold ingest); case_conflicts.csv (cases check)."""
+    names = ("agreement", "annotators", "label_issues", "labels_metrics", "gold_diff",
+             "gold_impact", "case_conflicts")
     if not build.has(*names):
         return not_run(build, "labels", "labels", "labels/agreement.csv, …")
     section = Section("labels", build.t("section.labels"), ran=True)
+    head = build.get("labels_metrics")
+    if head:
+        section.findings.append(Finding("label_headline", build.t(
+            "labels.headline", alpha=num(head.get("krippendorff_alpha"), 2),
+            n=count(head.get("annotated_items")), disputed=pct(head.get("disputed_share")),
+            errors=count(head.get("suspected_label_errors")),
+            rate=pct(head.get("suspected_error_rate"), 2)), "info"))
     agreement = build.get("agreement")
     if agreement is not None:
         floor = float(build.rules.get("min_agreement", 0.6))
-        value = first_column(agreement, ("krippendorff_alpha", "fleiss_kappa",
-                                         "mean_pairwise_cohen_kappa"))
-        if value:
-            low = agreement[agreement[value] < floor].sort_values(value)
-            for r in low.head(5).to_dict("records"):
-                section.findings.append(Finding("low_agreement", build.t(
-                    "labels.low_agreement", slice=slice_label(build, str(r["slice"])),
-                    value=num(r[value], 2), metric=build.msg.name(value), floor=num(floor, 2),
-                    n=count(r.get("n_items"))), "medium", {"slice": r["slice"]}))
-        section.tables.append(frame_table(build, agreement, build.t("labels.agreement")))
+        enough = int(build.rules.get("min_agreement_items", 30))
+        low = agreement[(agreement["krippendorff_alpha"] < floor)
+                        & (agreement["n_items"] >= enough)].sort_values("krippendorff_alpha")
+        for r in low.head(5).to_dict("records"):
+            section.findings.append(Finding("low_agreement", build.t(
+                "labels.low_agreement", slice=slice_label(build, str(r["slice"])),
+                value=num(r["krippendorff_alpha"], 2), floor=num(floor, 2),
+                n=count(r["n_items"])), "medium", {"slice": r["slice"]}))
+        section.tables.append(frame_table(build, agreement, build.t("labels.agreement"), (
+            "slice", "n_items", "n_annotators", "krippendorff_alpha", "fleiss_kappa",
+            "mean_pairwise_cohen_kappa")))
     annotators = build.get("annotators")
-    if annotators is not None:
-        section.findings.extend(_careless(build, annotators))
-        section.tables.append(frame_table(build, annotators, build.t("labels.annotators")))
+    if annotators is not None and len(annotators):
+        careless = _careless(build, annotators)
+        section.findings.extend(careless)
+        flagged = {f.subject["annotator"] for f in careless}
+        ordered = annotators.sort_values("kappa_with_adjudicated")
+        section.tables.append(frame_table(build, ordered, build.t("labels.annotators"), marks=[
+            "status-below" if str(a) in flagged else "" for a in ordered["annotator_id"]]))
+    pairs = build.get("annotator_pairs")
+    if pairs is not None and len(pairs):
+        section.tables.append(frame_table(build, pairs.sort_values("cohen_kappa"),
+                                          build.t("labels.annotator_pairs")))
     issues = build.get("label_issues")
     if issues is not None:
         section.findings.append(Finding("label_issues", build.t(
             "labels.issues", n=count(len(issues))), "info" if len(issues) == 0 else "medium",
             {"n": len(issues)}))
-        section.tables.append(frame_table(build, issues, build.t("labels.label_issues")))
-    for name in ("gold_diff", "case_conflicts"):
-        frame = build.get(name)
-        if frame is not None:
-            section.tables.append(frame_table(build, frame, build.t(f"labels.{name}")))
-            if name == "case_conflicts" and len(frame):
-                section.findings.append(Finding("case_conflicts", build.t(
-                    "labels.case_conflicts_found", n=count(len(frame))), "medium"))
+        section.tables.append(frame_table(build, issues, build.t("labels.label_issues"), (
+            "rank", "item_id", "given_label", "suggested_label", "model_score", "reason",
+            "risk_category", "region", "language")))
+    rates = build.get("label_issue_rates")
+    if rates is not None and len(rates):
+        enough = int(build.rules.get("min_agreement_items", 30))
+        section.tables.append(frame_table(build, rates[rates["n_items"] >= enough].sort_values(
+            "rate", ascending=False), build.t("labels.label_issue_rates")))
+    section.findings.extend(_relabel(build, section))
+    conflicts = build.get("case_conflicts")
+    if conflicts is not None:
+        if len(conflicts):
+            section.findings.append(Finding("case_conflicts", build.t(
+                "labels.case_conflicts_found", n=count(len(conflicts))), "medium"))
+        cols = [c for c in conflicts.columns if c != "text"]
+        section.tables.append(frame_table(build, conflicts, build.t("labels.case_conflicts"),
+                                          cols))
     return section
 
 
+def _relabel(build: Build, section: Section) -> list[Finding]:
+    """The last gold ingest: what changed (gold_diff.json) and its effect per model and metric
+    (gold_impact.csv), split into relabels and added/removed items."""
+    diff, impact = build.get("gold_diff"), build.get("gold_impact")
+    out = []
+    if diff:
+        out.append(Finding("gold_diff", build.t(
+            "labels.gold_diff_counts", old=diff.get("old_version"), new=diff.get("new_version"),
+            **{k: count(diff.get(k, 0)) for k in ("added", "removed", "relabeled",
+                                                  "recategorised")}), "info"))
+    if impact is not None and len(impact):
+        section.tables.append(frame_table(build, impact, build.t("labels.gold_impact"), (
+            "model", "metric", "old", "new", "change", "due_to_relabels",
+            "due_to_added_removed")))
+        recall = impact[impact["metric"] == "recall"]
+        for r in recall.to_dict("records"):
+            out.append(Finding("gold_impact", build.t(
+                "labels.gold_impact_recall", model=r["model"], old=pct(r["old"]),
+                new=pct(r["new"]), relabels=pp(r["due_to_relabels"]),
+                added=pp(r["due_to_added_removed"])), "info"))
+    return out
+
+
 def _careless(build: Build, annotators: pd.DataFrame) -> list[Finding]:
-    """Annotators whose agreement with the adjudicated label is far below their peers'."""
-    who = first_column(annotators, ("annotator_id", "annotator"))
-    value = first_column(annotators, (
-        "kappa_vs_adjudicated", "cohen_kappa_vs_adjudicated", "agreement_kappa",
-        "accuracy_vs_adjudicated", "agreement_with_adjudicated", "agreement", "accuracy"))
-    if value is None:
-        value = next((c for c in annotators.columns if ("kappa" in c or "agree" in c)
-                      and pd.api.types.is_numeric_dtype(annotators[c])), None)
-    if who is None or value is None or len(annotators) < 2:
+    """Annotators whose kappa with the adjudicated label is far below their peers' median."""
+    value = "kappa_with_adjudicated"
+    if len(annotators) < 3:
         return []
     median = float(annotators[value].median())
     gap = float(build.rules.get("annotator_gap", 0.15))
     low = annotators[annotators[value] < median - gap].sort_values(value)
     return [Finding("careless_annotator", build.t(
-        "labels.careless", annotator=r[who], value=num(r[value], 2),
-        metric=build.msg.name(value), median=num(median, 2)), "high",
-        {"annotator": str(r[who]), "value": float(r[value]), "median": median})
+        "labels.careless", annotator=r["annotator_id"], value=num(r[value], 2),
+        median=num(median, 2), agreement=pct(r["agreement_with_adjudicated"])), "high",
+        {"annotator": str(r["annotator_id"]), "value": float(r[value]), "median": median})
         for r in low.to_dict("records")]
 
 
 def drift(build: Build) -> Section:
-    if not build.has("drift", "performance_estimate", "emerging_terms"):
-        return not_run(build, "drift", "drift", "drift/drift.json, …")
+    """drift/: drift.csv (one row per test: metadata columns and per-slice score columns),
+    drift.json (windows, notices), performance_estimate.csv, emerging_terms.csv; plus the
+    command's per-value shares of drifted metadata columns (`drift_shares`)."""
+    if not build.has("drift_tests", "performance_estimate", "emerging_terms"):
+        return not_run(build, "drift", "drift", "drift/drift.csv, …")
     section = Section("drift", build.t("section.drift"), ran=True, note=build.t("drift.note"))
-    report = build.get("drift")
-    if report is not None:
-        entries = pd.DataFrame(list(_drift_entries(report)))
-        if len(entries):
-            entries = entries.sort_values(["drifted", "value"], ascending=[False, False])
-            for r in entries[entries["drifted"]].head(build.max_rows).to_dict("records"):
-                section.findings.append(Finding("drift", build.t(
-                    "drift.alarm", name=r["name"], method=r.get("method", ""),
-                    value=num(r.get("value")), threshold=num(r.get("threshold"))), "medium",
-                    {"name": r["name"]}))
-            if not entries["drifted"].any():
-                section.findings.append(Finding("no_drift", build.t(
-                    "drift.none", n=count(len(entries))), "info"))
-            section.tables.append(frame_table(build, entries, build.t("drift.table"), [
-                "name", "method", "value", "threshold", "p_value", "drifted"],
-                ["status-below" if d else "" for d in entries["drifted"]]))
+    report = build.get("drift") or {}
+    windows = report.get("windows") or {}
+    if windows:
+        section.findings.append(Finding("drift_windows", build.t(
+            "drift.windows", ref=count((windows.get("reference") or {}).get("n")),
+            cur=count((windows.get("current") or {}).get("n"))), "info"))
+    tests = build.get("drift_tests")
+    if tests is not None and len(tests):
+        tests = _drift_status(tests)
+        section.findings.extend(_drift_findings(build, tests))
+        marks = ["status-below" if s == "alarm" else "status-uncertain" if s == "watch" else ""
+                 for s in tests["status"]]
+        shown = tests.assign(status=[build.msg.name(s) for s in tests["status"]])
+        section.tables.append(frame_table(build, shown, build.t("drift.table"), (
+            "kind", "column", "slice", "method", "value", "threshold", "p_value",
+            "n_reference", "n_current", "status"), marks))
     estimate = build.get("performance_estimate")
     if estimate is not None:
-        section.tables.append(frame_table(build, estimate, build.t("drift.estimate")))
+        section.tables.append(frame_table(build, estimate, build.t("drift.estimate"), (
+            "model", "slice", "n", "est_precision", "est_precision_lo", "est_precision_hi",
+            "est_recall", "est_recall_lo", "est_recall_hi", "actual_precision",
+            "actual_recall")))
     terms = build.get("emerging_terms")
     if terms is not None and len(terms):
-        top = terms.drop_duplicates("term").head(5) if "term" in terms.columns else terms.head(0)
+        top = terms.sort_values("z", ascending=False).drop_duplicates(["language", "term"])
         for r in top.head(3).to_dict("records"):
             section.findings.append(Finding("emerging_term", build.t(
-                "drift.term", term=r["term"], language=r.get("language", "")), "medium",
-                {"term": str(r["term"]), "language": r.get("language")}))
-        section.tables.append(frame_table(build, terms, build.t("drift.terms")))
-        if "term" in terms.columns:
-            score = first_column(terms, ("z", "log_odds_z", "score", "cur_count"))
-            if score:
-                bar = terms.drop_duplicates("term").head(15)
-                title = build.t("drift.terms")
-                section.figures.append(Figure("emerging-terms", title, figures.bars(
-                    [str(t) for t in bar["term"]], [float(v) for v in bar[score]], title,
-                    build.msg.name(score))))
+                "drift.term", term=r["term"], language=r["language"],
+                ref=count(r["ref_count"]), cur=count(r["cur_count"]), z=num(r["z"], 1)),
+                "medium", {"term": str(r["term"]), "language": r["language"]}))
+        section.tables.append(frame_table(build, top, build.t("drift.terms"), (
+            "language", "subset", "term", "ref_count", "cur_count", "ref_share", "cur_share",
+            "z")))
+        bar = top.head(15)
+        title = build.t("drift.terms")
+        section.figures.append(Figure("emerging-terms", title, figures.bars(
+            [f"{t} ({lang})" for t, lang in zip(bar["term"], bar["language"], strict=True)],
+            [float(v) for v in bar["z"]], title, "z")))
+    for notice in report.get("notices") or []:
+        section.findings.append(Finding("drift_notice", str(notice), "info"))
     return section
 
 
-def _drift_entries(node: Any, path: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
-    """Every test in drift.json (any nesting): a dict with a boolean `drifted`."""
-    if isinstance(node, dict):
-        if isinstance(node.get("drifted"), bool):
-            name = " / ".join(str(node[k]) for k in ("model", "slice", "column", "name")
-                              if node.get(k) is not None) or " / ".join(path)
-            yield {"name": name, "method": node.get("method"), "value": node.get("value"),
-                   "threshold": node.get("threshold"), "p_value": node.get("p_value"),
-                   "drifted": bool(node["drifted"])}
-            return
-        for key, value in node.items():
-            yield from _drift_entries(value, (*path, str(key)))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _drift_entries(value, (*path, str(i)))
+def _drift_status(tests: pd.DataFrame) -> pd.DataFrame:
+    """alarm (the stage's verdict), watch (effect above threshold but too few items or not
+    significant, so no alarm) or ok; alarms first, then by effect relative to threshold."""
+    over = tests["value"] >= tests["threshold"]
+    status = np.where(tests["drifted"].astype(bool), "alarm", np.where(over, "watch", "ok"))
+    order = pd.Series(status).map({"alarm": 0, "watch": 1, "ok": 2}).to_numpy()
+    ratio = (tests["value"] / tests["threshold"]).to_numpy()
+    out = tests.assign(status=status, _o=order, _r=-ratio)
+    return out.sort_values(["_o", "_r"]).drop(columns=["_o", "_r"]).reset_index(drop=True)
+
+
+def _drift_findings(build: Build, tests: pd.DataFrame) -> list[Finding]:
+    shares = build.get("drift_shares")
+    out = []
+    for r in tests[tests["status"] == "alarm"].head(build.max_rows).to_dict("records"):
+        model = r.get("model")
+        model = None if model is None or model != model or model == "" else str(model)
+        if r["kind"] == "score" and model:
+            text = build.t("drift.score_alarm", model=model,
+                           slice=slice_label(build, str(r["slice"])), method=r["method"],
+                           value=num(r["value"]), threshold=num(r["threshold"]))
+        else:
+            moved = ""
+            if shares is not None and len(shares):
+                top = shares[shares["column"] == r["column"]]
+                if len(top):
+                    t = top.iloc[0]
+                    moved = build.t("drift.moved", value=t["value"], ref=pct(t["ref_share"]),
+                                    cur=pct(t["cur_share"]))
+            text = build.t("drift.alarm", name=build.msg.name(str(r["column"])),
+                           method=r["method"], value=num(r["value"]),
+                           threshold=num(r["threshold"]), moved=moved)
+        out.append(Finding("drift", text, "medium", {
+            "name": str(r["column"]), "kind": r["kind"], "model": model,
+            "slice": str(r["slice"])}))
+    watch = tests[tests["status"] == "watch"]
+    if len(watch):
+        r = watch.iloc[0]
+        out.append(Finding("drift_watch", build.t(
+            "drift.watch", n=count(len(watch)), name=str(r["column"]),
+            slice=slice_label(build, str(r["slice"])), value=num(r["value"]),
+            threshold=num(r["threshold"]), n_cur=count(r["n_current"])), "info"))
+    if not (tests["status"] == "alarm").any():
+        out.append(Finding("no_drift", build.t("drift.none", n=count(len(tests))), "info"))
+    return out
 
 
 def gate(build: Build) -> Section:
+    """gate/gate.json: verdict, candidate/baseline, failed checks, warnings, and the checks
+    with their per-slice results."""
     result = build.get("gate")
     if result is None:
         return not_run(build, "gate", "gate", "gate/gate.json")
-    verdict = str(result.get("verdict", result.get("status", "unknown")))
+    verdict = str(result.get("verdict", "unknown"))
+    failed = [str(c) for c in result.get("failed_checks") or []]
+    warnings = [str(c) for c in result.get("warnings") or []]
     section = Section("gate", build.t("section.gate"), ran=True)
     section.findings.append(Finding("gate_verdict", build.t(
-        "gate.verdict", verdict=build.msg.name(verdict)), "high" if verdict != "pass" else
-        "info", {"verdict": verdict}))
-    checks = result.get("checks") or []
-    if isinstance(checks, dict):
-        checks = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "status": v}
-                  for k, v in checks.items()]
+        "gate.verdict", verdict=build.msg.name(verdict), gate=result.get("gate", ""),
+        candidate=result.get("candidate") or "–", baseline=result.get("baseline") or "–",
+        failed=", ".join(failed) or "–", warnings=", ".join(warnings) or "–"),
+        "high" if verdict != "pass" else "info",
+        {"verdict": verdict, "failed": failed, "warnings": warnings}))
+    checks = list(result.get("checks") or [])
     if checks:
-        frame = pd.DataFrame(checks)
-        status = first_column(frame, ("status", "verdict", "outcome", "result"))
-        if status:
-            order = frame[status].map({"fail": 0, "insufficient": 1}).fillna(2)
-            frame = frame.assign(_o=order).sort_values("_o").drop(columns="_o")
-        keep = [c for c in frame.columns if frame[c].map(
-            lambda v: not isinstance(v, dict | list)).all()]
-        section.tables.append(frame_table(build, frame[keep], build.t("gate.table"), marks=[
-            "status-below" if status and str(v) == "fail" else "" for v in
-            (frame[status] if status else [])]))
+        order = {"fail": 0, "insufficient_evidence": 1, "warn": 2}
+        checks.sort(key=lambda c: order.get(str(c.get("status")), 3))
+        rows, marks = [], []
+        for c in checks:
+            bad = [s for s in c.get("slices") or [] if s.get("status") != "pass"]
+            detail = "; ".join(f"{slice_label(build, str(s.get('slice')))}: {s.get('reason')}"
+                               for s in bad[:2]) + (f" (+{len(bad) - 2})" if len(bad) > 2 else "")
+            rows.append([str(c.get("name")), str(c.get("description", "")),
+                         build.msg.name(str(c.get("status"))), cell("blocking",
+                                                                    bool(c.get("blocking"))),
+                         detail or str(c.get("reason") or "")])
+            marks.append("status-below" if c.get("status") == "fail" else "")
+        section.tables.append(Table(build.t("gate.table"), [build.t(f"gate.col.{k}") for k in (
+            "check", "description", "status", "blocking", "detail")], rows, marks))
     return section

@@ -79,3 +79,29 @@ def score_distribution(labels: np.ndarray, scores: pd.DataFrame, bins: int) -> p
             "count": counts.ravel()}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["model", "label", "bin_lower", "bin_upper", "count"])
+
+
+def category_shares(table: pd.DataFrame, columns: list[str], time_column: str,
+                    reference: list[str], current: list[str]) -> pd.DataFrame:
+    """Share of each value of `columns` in two day windows ([first, last] inclusive), largest
+    absolute change first: what a drift alarm on a categorical column actually moved.
+
+    Columns: column, value, ref_share, cur_share, change.
+    """
+    frames = []
+    if columns:
+        day = pd.to_datetime(table[time_column]).dt.normalize()
+        ref = ((day >= pd.Timestamp(reference[0])) & (day <= pd.Timestamp(reference[1]))).to_numpy()
+        cur = ((day >= pd.Timestamp(current[0])) & (day <= pd.Timestamp(current[1]))).to_numpy()
+        for column in columns:
+            values = table[column].astype("string").fillna("(missing)")
+            shares = pd.DataFrame({"ref_share": values[ref].value_counts(normalize=True),
+                                   "cur_share": values[cur].value_counts(normalize=True)}
+                                  ).fillna(0.0)
+            frames.append(shares.rename_axis("value").reset_index().assign(column=column))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["value", "ref_share", "cur_share", "column"])
+    out["change"] = out["cur_share"] - out["ref_share"]
+    out = out.assign(_a=out["change"].abs()).sort_values(["column", "_a"], ascending=[True, False])
+    return out.drop(columns="_a")[["column", "value", "ref_share", "cur_share", "change"]] \
+        .reset_index(drop=True)
