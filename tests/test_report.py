@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from sklearn.metrics import cohen_kappa_score
 
+from smo_eval.commands.context import Context
+from smo_eval.commands.inputs import load_inputs
+from smo_eval.commands.report import load_tables
 from smo_eval.report.browser import Page, find_browser
 from smo_eval.report.i18n import Messages, count, pct, pp
 from smo_eval.report.render import to_html, to_markdown
@@ -36,12 +38,20 @@ def _smo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return out
 
 
+# A 20,000-item world has ~500 current items per language and ~11 items with the new term:
+# drift's defaults (tuned for >= 60,000 items) would rightly stay silent, so the alarm and
+# term thresholds are scaled to the world's size. Evidently's own HTML is not the point here.
+SMALL_WORLD = ["sample.n_items=20000", "evaluate.ci.n_boot=200", "compare.n_boot=200",
+               "drift.alarm.min_n=300", "drift.terms.min_count=8", "drift.terms.min_z=2",
+               "drift.evidently.enabled=false"]
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A sample world (20,000 items) run through ingest, evaluate and report."""
+    """A sample world (20,000 items) through the whole pipeline: ingest … gate, report."""
     folder = tmp_path_factory.mktemp("report-world")
     shutil.copytree(ROOT / "conf", folder / "conf")
-    _smo(folder, "demo", "sample.n_items=20000", "evaluate.ci.n_boot=200")
+    _smo(folder, "demo", *SMALL_WORLD)
     return folder
 
 
@@ -54,116 +64,64 @@ def _browser() -> str:
     return path
 
 
-# --- fixture tables in the later stages' documented formats, from the sample world -----------
-
-def _comparison(slice_metrics: pd.DataFrame) -> pd.DataFrame:
-    """compare's columns; verdict `regressed` where the challenger's recall interval lies
-    wholly below the champion's (a stand-in until the compare stage lands on main)."""
-    wide = slice_metrics.pivot(index="slice", columns="model",
-                               values=["recall", "recall_lo", "recall_hi"]).dropna()
-    delta = wide["recall"]["v2"] - wide["recall"]["v1"]
-    verdict = np.where(wide["recall_hi"]["v2"] < wide["recall_lo"]["v1"], "regressed",
-                       np.where(wide["recall_lo"]["v2"] > wide["recall_hi"]["v1"], "improved",
-                                "no_change"))
-    return pd.DataFrame({
-        "baseline": "v1", "candidate": "v2", "slice": wide.index, "metric": "recall",
-        "baseline_value": wide["recall"]["v1"].to_numpy(),
-        "candidate_value": wide["recall"]["v2"].to_numpy(), "delta": delta.to_numpy(),
-        "delta_lo": (wide["recall_lo"]["v2"] - wide["recall_hi"]["v1"]).to_numpy(),
-        "delta_hi": (wide["recall_hi"]["v2"] - wide["recall_lo"]["v1"]).to_numpy(),
-        "p_value": 0.001, "p_adjusted": 0.01, "verdict": verdict})
-
-
-def _annotators(annotations: pd.DataFrame) -> pd.DataFrame:
-    """Each annotator's Cohen's kappa against the majority label of the other annotators."""
-    rows = []
-    for who, part in annotations.groupby("annotator_id", observed=True):
-        others = annotations[(annotations["annotator_id"] != who)
-                             & annotations["item_id"].isin(part["item_id"])]
-        majority = (others.groupby("item_id", observed=True)["label"].mean() >= 0.5).astype(int)
-        joined = part.set_index("item_id")["label"].astype(int).to_frame().join(
-            majority.rename("adjudicated"), how="inner")
-        rows.append({"annotator_id": str(who), "n_items": len(joined),
-                     "kappa_vs_adjudicated": cohen_kappa_score(joined["label"],
-                                                               joined["adjudicated"])})
-    return pd.DataFrame(rows)
-
-
-def _drift(eval_table: pd.DataFrame) -> dict[str, object]:
-    """drift.json-shaped: PSI of the language mix between the planted windows (the planted
-    doubling of one language gives ~0.04; the fixture's alarm threshold is 0.02)."""
-    when = pd.to_datetime(eval_table["created_at"])
-    ref_days, cur_days = PLANTED["drift"]["reference"], PLANTED["drift"]["current"]
-    ref = eval_table[when < pd.Timestamp(cur_days[0])]["language"].value_counts(normalize=True)
-    cur = eval_table[when >= pd.Timestamp(cur_days[0])]["language"].value_counts(normalize=True)
-    ref, cur = ref.align(cur, fill_value=1e-4)
-    psi = float(((cur - ref) * np.log(cur / ref)).sum())
-    return {"windows": {"reference": ref_days, "current": cur_days},
-            "columns": [{"column": "language", "method": "psi", "value": psi,
-                         "threshold": 0.02, "p_value": 1e-9, "drifted": psi > 0.02},
-                        {"column": "content_type", "method": "psi", "value": 0.001,
-                         "threshold": 0.02, "p_value": 0.4, "drifted": False}]}
-
-
 @pytest.fixture(scope="module")
 def tables(world: Path) -> dict[str, object]:
-    ev = world / "outputs" / "evaluate"
-    slice_metrics = pd.read_parquet(ev / "slice_metrics.parquet")
-    eval_table = pd.read_parquet(world / "outputs/ingest/eval.parquet")
-    scores = pd.read_parquet(world / "outputs/ingest/scores.parquet")
-    new_term = PLANTED["drift"]["new_term"]
-    return {
-        "slice_metrics": slice_metrics,
-        "metrics": json.loads((ev / "metrics.json").read_text()),
-        "curves": {m: {k: pd.read_csv(ev / "curves" / k / f"{m}.csv", encoding="utf-8-sig")
-                       for k in ("roc", "pr", "reliability")} for m in ("v1", "v2")},
-        "score_hist": score_distribution(eval_table["label"].to_numpy(), scores, 40),
-        # the real compare stage's output (the demo runs it), the stand-in only without it
-        "comparison": pd.read_parquet(compared) if (compared := world / "outputs/compare/"
-                                                     "comparison.parquet").is_file()
-        else _comparison(slice_metrics),
-        "annotators": _annotators(pd.read_parquet(world / "outputs/ingest/annotations.parquet")),
-        "drift": _drift(eval_table),
-        "emerging_terms": pd.DataFrame({
-            "language": [new_term["language"]], "subset": ["violating"], "model": ["all"],
-            "rank": [1], "term": [new_term["term"]], "ref_count": [0], "cur_count": [57],
-            "z": [7.9]}),
-        "review_queue": pd.DataFrame({
-            "slice": ["language=zh", "language=zh"], "item_id": ["a1", "a2"],
-            "text": ["<script>alert(1)</script> call 13812345678", "x" * 400],
-            "score": [0.1, 0.2]}),
-    }
+    """Every stage output of the demo world, read by the report command's own loader."""
+    cwd = Path.cwd()
+    os.chdir(world)
+    try:
+        ctx = Context.load([*SMALL_WORLD, "mlflow.enabled=false"], None)
+        return load_tables(ctx, load_inputs(ctx))
+    finally:
+        os.chdir(cwd)
 
 
 def test_sample_world_report_names_planted_effects(tables: dict[str, object]) -> None:
     report = build_report(tables, REPORT_CFG, TAXONOMY)
-    findings = {f.kind: [g for g in report.findings if g.kind == f.kind]
-                for f in report.findings}
-    where = PLANTED["regression"]["where"]
-    target = "&".join(f"{k}={v}" for k, v in where.items())
-    regressions = [f.subject["slice"] for f in findings["regression"]]
-    assert target in regressions
-    assert all(f.subject["candidate"] == PLANTED["regression"]["model"]
-               for f in findings["regression"])
-    careless = [f.subject["annotator"] for f in findings["careless_annotator"]]
-    assert careless == [PLANTED["careless_annotator"]["annotator_id"]]
-    drifted = [f.subject["name"] for f in findings["drift"]]
-    assert drifted == ["language"]
-    assert [f.subject["term"] for f in findings["emerging_term"]] == [
-        PLANTED["drift"]["new_term"]["term"]]
+    found: dict[str, list] = {}
+    for f in report.findings:
+        found.setdefault(f.kind, []).append(f)
+    # the planted regression: the challenger's recall in region x language (compare's output)
+    spec = PLANTED["regression"]
+    target = "&".join(f"{k}={v}" for k, v in spec["where"].items())
+    first = found["regression"][0].subject
+    assert (first["slice"], first["metric"], first["candidate"]) == (target, "recall",
+                                                                     spec["model"])
+    # the careless annotator (labels' annotators.csv), and only that one
+    assert [f.subject["annotator"] for f in found["careless_annotator"]] == [
+        PLANTED["careless_annotator"]["annotator_id"]]
+    # the planted drift (drift.csv): the language mix, named by the language that grew ...
+    drift = PLANTED["drift"]
+    mix = [f for f in found["drift"] if f.subject["name"] == "language"]
+    assert len(mix) == 1 and f" {drift['language_mix']['language']} " in mix[0].text
+    metadata = {f.subject["name"] for f in found["drift"] if f.subject["kind"] == "metadata"}
+    assert metadata == {"language"}          # each column once: no duplicate evidently rows
+    # ... the score shift of one model in one language ...
+    shift = drift["score_shift"]
+    assert any(f.subject["model"] == shift["model"]
+               and f.subject["slice"] == f"language={shift['language']}" for f in found["drift"])
+    # ... and the new coded term
+    assert [f.subject["term"] for f in found["emerging_term"]] == [drift["new_term"]["term"]]
+    # recommendations that follow from them, each carrying its evidence
     recs = " ".join(r.text for r in report.recommendations)
     assert "Do not promote v2" in recs and "region SEA × language zh" in recs
-    assert "annotator ann_06" in recs
-    assert f"'{PLANTED['drift']['new_term']['term']}'" in recs
-    # every recommendation carries the finding it follows from
+    assert f"annotator {PLANTED['careless_annotator']['annotator_id']}" in recs
+    assert f"Check why {shift['model']}'s scores moved in language {shift['language']}" in recs
+    assert f"'{drift['new_term']['term']}'" in recs
     texts = {f.text for f in report.findings}
     assert all(r.evidence and set(r.evidence) <= texts for r in report.recommendations)
+    # the summary opens with the gate's verdict (gate.json) and names the planted effects
+    gate = tables["gate"]
+    assert isinstance(gate, dict)
+    assert report.summary[0].startswith(f"Release gate {gate['gate']}: "
+                                        f"{gate['verdict'].upper()} for {gate['candidate']}")
+    assert all(c in report.summary[0] for c in gate["failed_checks"])
     summary = " ".join(report.summary)
     assert "region SEA × language zh" in summary and "ann_06" in summary
     # the planted per-language score compression shows as a threshold recommendation
     language = PLANTED["language_bias"]["language"]
     assert any(f.subject["slice"] == f"language={language}"
-               for f in findings["language_threshold"])
+               for f in found["language_threshold"])
 
 
 def test_kpi_status_follows_intervals_and_targets(tables: dict[str, object]) -> None:
@@ -196,7 +154,11 @@ def test_missing_stages_are_marked_not_run(tables: dict[str, object]) -> None:
 
 def test_html_escapes_and_masks_example_text(tables: dict[str, object]) -> None:
     cfg = {**REPORT_CFG, "examples": {**REPORT_CFG["examples"], "mask": True}}
-    html = to_html(build_report(tables, cfg, TAXONOMY))
+    queue = tables["review_queue"]
+    assert isinstance(queue, pd.DataFrame)
+    hostile = queue.head(2).assign(text=["<script>alert(1)</script> call 13812345678",
+                                         "x" * 400])
+    html = to_html(build_report({**tables, "review_queue": hostile}, cfg, TAXONOMY))
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "13812345678" not in html and "call ▇▇" in html
