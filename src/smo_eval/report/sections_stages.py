@@ -121,7 +121,7 @@ def _examples(build: Build, queue: pd.DataFrame) -> Table:
     picked = queue.groupby("root_cause", sort=False, observed=True).head(per_group) \
         .head(build.max_rows) if "root_cause" in queue.columns else queue.head(build.max_rows)
     cols = [c for c in ("root_cause", "item_id", "model", "error", "label", "score",
-                        "risk_category", "language", "failure_slice_name")
+                        "risk_category", "language")
             if c in picked.columns]
     rows = [[build.msg.name(str(r[c])) if c == "root_cause" else cell(c, r[c]) for c in cols]
             + [mask_text(r.get("text"), examples)] for r in picked.to_dict("records")]
