@@ -19,10 +19,12 @@ import typer
 
 from smo_eval import console
 from smo_eval.commands import evaluate as evaluate_cmd
+from smo_eval.commands import experiment as experiment_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
 from smo_eval.commands import sample as sample_cmd
 from smo_eval.commands.context import Context
+from smo_eval.commands.sweep import has_sweep
 from smo_eval.config import dump_params, load_config
 from smo_eval.errors import SmoEvalError
 
@@ -75,6 +77,21 @@ def ingest(overrides: Overrides = None, params: Params = None) -> None:
 def evaluate(overrides: Overrides = None, params: Params = None) -> None:
     """Sliced metrics with bootstrap confidence intervals, curves and calibration per model."""
     evaluate_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def experiment(overrides: Overrides = None, params: Params = None,
+               multirun: Annotated[bool, typer.Option(
+                   "--multirun", "-m", help="Sweep: one nested MLflow run per combination "
+                   "of comma-separated override values.")] = False) -> None:
+    """Improvement experiments: per-slice thresholds, calibration, a retrained challenger."""
+    if multirun:
+        experiment_cmd.sweep(overrides or [], params)
+        return
+    if has_sweep(overrides or []):
+        raise SmoEvalError("sweep overrides (key=a,b) need -m: smo-eval experiment -m ...")
+    experiment_cmd.run(Context.load(overrides, params))
 
 
 @app.command()

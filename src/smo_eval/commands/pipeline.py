@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import evaluate, ingest, sample
+from smo_eval.commands import evaluate, experiment, ingest, sample
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError
 from smo_eval.tracking import pipeline_run
@@ -20,6 +20,7 @@ STAGES: dict[str, StageCommand] = {
     "sample": sample.run,
     "ingest": ingest.run,
     "evaluate": evaluate.run,
+    "experiment": experiment.run,
 }
 
 
