@@ -132,7 +132,7 @@ def show(result: ExperimentResult, cfg: dict[str, Any]) -> None:
         judged = result.thresholds.judgement
         wide = judged.pivot_table(index=["model", "slice"], columns="operating_point",
                                   values=["precision", "recall"], observed=True)
-        wide.columns = [f"{m}_{p}" for m, p in wide.columns]
+        wide.columns = [f"{pair[0]}_{pair[1]}" for pair in wide.columns]
         wide = wide.reset_index()
         kinds = {c: "ratio" for c in wide.columns} | {"model": "text", "slice": "text"}
         target = cfg["thresholds"]["target"]
@@ -211,8 +211,8 @@ def sweep(overrides: Sequence[str], params: Path | None) -> list[Outcome]:
         if scored.empty:
             raise ConfigError("no sweep run produced the objective "
                               f"{cfg['objective']['metric']!r}")
-        best = scored.loc[scored["objective"].idxmax() if mode == "max"
-                          else scored["objective"].idxmin()]
+        order = scored.sort_values("objective", ascending=mode == "min", kind="stable")
+        best = order.iloc[0]
         table["best"] = table["child"] == best["child"]
         write_csv(table, folder / "sweep.csv")
         if parent is not None:

@@ -249,8 +249,8 @@ def append_predictions(eval_table: pd.DataFrame, scores: pd.DataFrame,
             frame["item_id"] = frame["item_id"].astype("string")
             index = index.astype("string")
         orphan = ~frame["item_id"].isin(index).to_numpy()
-        problems = [RowProblem(str(p.file), int(p.row), p.column, p.reason)
-                    for p in checked.problems.head(20).itertuples(index=False)]
+        problems = [RowProblem(str(f), int(str(r)), str(c), str(why)) for f, r, c, why in
+                    checked.problems[["file", "row", "column", "reason"]].head(20).to_numpy()]
         problems += [RowProblem(str(table.path), int(r), "item_id",
                                 "prediction for an item without gold")
                      for r in frame.loc[orphan, ROW].head(20)]

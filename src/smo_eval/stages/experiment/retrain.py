@@ -96,7 +96,8 @@ def retrain(table: pd.DataFrame, parts: np.ndarray, cfg: Mapping[str, Any],
     pipeline = Pipeline([("features", features), ("classifier", classifier)])
     scored = np.flatnonzero(np.isin(parts, SCORED_PARTS))
     scores = np.full(len(table), np.nan, dtype=np.float32)
-    scores[scored] = classifier.predict_proba(features.transform(frame.iloc[scored]))[:, 1]
+    proba = np.asarray(classifier.predict_proba(features.transform(frame.iloc[scored])))
+    scores[scored] = proba[:, 1]
     best = classifier.best_score_.get("valid_0", {}).get("auc", float("nan"))
     metrics = {"retrain.train_rows": float(len(train)), "retrain.valid_auc": float(best),
                "retrain.best_iteration": float(classifier.best_iteration_ or
