@@ -8,12 +8,15 @@ from pathlib import Path
 
 import mlflow
 import mlflow.pyfunc
+import mlflow.sklearn
+import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from smo_eval.cli import app
 from smo_eval.commands.sweep import expand_sweep
+from smo_eval.stages.experiment.retrain import feature_frame
 
 runner = CliRunner()
 
@@ -63,3 +66,13 @@ def test_three_point_sweep_records_parent_children_and_best(project: Path) -> No
     requirements = Path(mlflow.pyfunc.get_model_dependencies("models:/sweep-test/1"))
     pinned = requirements.read_text().split()
     assert f"lightgbm=={importlib.metadata.version('lightgbm')}" in pinned
+
+    # The registered version of the best child reproduces that child's written predictions.
+    version = next(v for v in versions if v.run_id == best.info.run_id)
+    model = mlflow.sklearn.load_model(f"models:/sweep-test/{version.version}")
+    folder = Path(sweep.loc[sweep["best"], "folder"].item())
+    written = pd.read_parquet(folder / "results" / "predictions.parquet").head(50)
+    items = pd.read_parquet(project / "data" / "sample" / "items.parquet")
+    rows = items.set_index("item_id").loc[written["item_id"]].reset_index()
+    frame = feature_frame(rows, "text", ["region", "language", "content_type", "surface"])
+    np.testing.assert_allclose(model.predict_proba(frame)[:, 1], written["score"], atol=1e-6)

@@ -31,6 +31,10 @@ from smo_eval.stages.experiment.runner import KINDS, ExperimentResult, run_exper
 from smo_eval.tracking import StageRun, stage_run
 
 RESULTS, RELIABILITY, METRICS_FILE = "results", "reliability", "metrics.json"
+# Types inside the challenger pipeline that skops (MLflow's safe sklearn format) must be told
+# to trust: the LightGBM estimator and its booster.
+SKOPS_TRUSTED = ["collections.OrderedDict", "lightgbm.basic.Booster",
+                 "lightgbm.sklearn.LGBMClassifier"]
 
 
 @dataclass
@@ -173,9 +177,10 @@ def log_model(result: ExperimentResult, registered_name: str) -> str:
 
     assert result.retrain is not None
     requirements = [f"{dist}=={importlib.metadata.version(dist)}"
-                    for dist in ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy")]
+                    for dist in ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "skops")]
     info = mlflow.sklearn.log_model(result.retrain.pipeline, name="model",
                                     pip_requirements=requirements,
+                                    skops_trusted_types=SKOPS_TRUSTED,
                                     input_example=result.retrain.input_example,
                                     registered_model_name=registered_name)
     return str(info.registered_model_version)
