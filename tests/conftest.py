@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +36,12 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SMO_EVAL_CONF_DIR", raising=False)
     return tmp_path
+
+
+def run_cli(*args: str) -> Any:
+    """Invoke `smo-eval` in-process (the real Typer app), returning exit code and output."""
+    from typer.testing import CliRunner
+
+    from smo_eval.cli import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)

@@ -153,6 +153,12 @@ def test_thresholds_file_flows_through_evaluate_and_challenger_reaches_inputs(
     assert int(inputs.scores["v3-retrain"].notna().sum()) == len(written)
     assert any(k.startswith("extra:") for k in inputs.hashes)
 
+    # compare judges the challenger against the champion with no further configuration.
+    _invoke("compare", *common, "compare.n_boot=50")
+    coverage = pd.read_csv(project / "outputs" / "compare" / "coverage.csv",
+                           encoding="utf-8-sig").set_index("candidate")
+    assert coverage.loc["v3-retrain", "n_both"] == len(written)
+
     _invoke("evaluate", *common, f"evaluate.thresholds_file={results / 'thresholds.csv'}")
     metrics = pd.read_csv(project / "outputs" / "evaluate" / "slice_metrics.csv",
                           encoding="utf-8-sig")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from smo_eval import console
+from smo_eval.commands import compare as compare_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import experiment as experiment_cmd
 from smo_eval.commands import ingest as ingest_cmd
@@ -31,8 +31,10 @@ from smo_eval.errors import SmoEvalError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluation and error analysis for content-safety models.")
 
-Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.g. evaluate.threshold=0.6")]
-Params = Annotated[Path | None, typer.Option("--params", help="Composed params file (DVC stages).")]
+Overrides = Annotated[
+    list[str] | None, typer.Argument(help="Hydra overrides, e.g. evaluate.threshold=0.6")]
+Params = Annotated[
+    Path | None, typer.Option("--params", help="Composed params file (DVC stages).")]
 
 
 def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -81,6 +83,13 @@ def evaluate(overrides: Overrides = None, params: Params = None) -> None:
 
 @app.command()
 @guarded
+def compare(overrides: Overrides = None, params: Params = None) -> None:
+    """Baseline vs candidates per slice: deltas, paired tests, verdicts, flipped items."""
+    compare_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
 def experiment(overrides: Overrides = None, params: Params = None,
                multirun: Annotated[bool, typer.Option(
                    "--multirun", "-m", help="Sweep: one nested MLflow run per combination "
@@ -123,4 +132,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -41,7 +42,8 @@ class Taxonomy:
 
     def parent_of(self) -> dict[str, str]:
         """Leaf -> parent, with the safe category as its own parent."""
-        return {self.safe_category: self.safe_category, **{c.name: c.parent for c in self.categories}}
+        parents = {c.name: c.parent for c in self.categories}
+        return {self.safe_category: self.safe_category, **parents}
 
     def severity_of(self) -> dict[str, int]:
         return {c.name: c.severity for c in self.categories}
@@ -49,6 +51,14 @@ class Taxonomy:
     def parent_column(self, risk_category: pd.Series) -> pd.Series:
         """Parent category per item; categories outside the taxonomy keep their own name."""
         parents = self.parent_of()
-        values = risk_category.astype("string")
-        return values.map(lambda v: parents.get(v, v) if isinstance(v, str) else v).astype(
-            "category")
+        leaves = risk_category.astype("category")
+        # Map each category once, not each row; code -1 (missing) picks the trailing None.
+        mapped = np.asarray([parents.get(str(c), str(c)) for c in leaves.cat.categories]
+                            + [None], dtype=object)
+        return pd.Series(mapped[leaves.cat.codes.to_numpy()], index=risk_category.index,
+                         dtype="category")
+        mapped = [parents.get(str(c), str(c)) for c in leaves.cat.categories]
+        return pd.Series(pd.Categorical(np.asarray(mapped, dtype=object)[leaves.cat.codes]
+                                        if len(mapped) else [],
+                                        ), index=risk_category.index).where(
+            leaves.cat.codes.to_numpy() >= 0).astype("category")

@@ -57,7 +57,7 @@ def write_outputs(result: Evaluation, folder: Path) -> None:
     write_json(result.headline, folder / "metrics.json")
     for model, curves in result.curves.items():
         for kind, frame in curves.items():
-            write_csv(frame, folder / "curves" / kind / f"{model}.csv")
+            write_csv(frame, folder / "curves" / kind / f"{model}.csv", bom=False)
 
 
 def show(result: Evaluation) -> None:

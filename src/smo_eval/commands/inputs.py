@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from smo_eval import console
 from smo_eval.commands.context import Context
 from smo_eval.io.readers import RawTable, read_table
 from smo_eval.lineage import input_hashes
@@ -48,10 +50,16 @@ def configured_paths(ctx: Context) -> dict[str, str | None]:
     return {name: (str(data[name]) if data.get(name) else None) for name in TABLES}
 
 
-def read_inputs(ctx: Context) -> dict[str, RawTable | None]:
+def read_inputs(ctx: Context, step: Callable[[str], None] | None = None
+                ) -> dict[str, RawTable | None]:
     data = ctx.section("data")
-    return {name: read_table(path, data.get("encoding", "auto"), data.get("sheet", 0))
-            if path else None for name, path in configured_paths(ctx).items()}
+    tables: dict[str, RawTable | None] = {}
+    for name, path in configured_paths(ctx).items():
+        tables[name] = read_table(path, data.get("encoding", "auto"), data.get("sheet", 0)) \
+            if path else None
+        if step is not None:
+            step(f"read {name}")
+    return tables
 
 
 def config_digest(ctx: Context) -> str:
@@ -62,9 +70,14 @@ def config_digest(ctx: Context) -> str:
 
 
 def run_ingest(ctx: Context) -> tuple[IngestResult, dict[str, str]]:
-    raw = read_inputs(ctx)
-    result = ingest(raw, ctx.section("data"), Taxonomy.from_config(ctx.section("taxonomy")))
-    return result, input_hashes(configured_paths(ctx))
+    """Read, validate and join the inputs, showing progress (10 million rows take a while)."""
+    with console.progress("ingest", total=len(TABLES) + 2) as step:
+        raw = read_inputs(ctx, step)
+        result = ingest(raw, ctx.section("data"), Taxonomy.from_config(ctx.section("taxonomy")))
+        step("validated")
+        hashes = input_hashes(configured_paths(ctx))
+        step("hashed")
+    return result, hashes
 
 
 def manifest(ctx: Context, hashes: dict[str, str], result: IngestResult) -> dict[str, Any]:

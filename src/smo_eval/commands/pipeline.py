@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import evaluate, experiment, ingest, sample
+from smo_eval.commands import compare, evaluate, experiment, ingest, sample
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError
 from smo_eval.tracking import pipeline_run
@@ -21,6 +21,7 @@ STAGES: dict[str, StageCommand] = {
     "ingest": ingest.run,
     "evaluate": evaluate.run,
     "experiment": experiment.run,
+    "compare": compare.run,
 }
 
 

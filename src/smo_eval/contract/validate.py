@@ -7,7 +7,7 @@ fixes a file in one pass. Rows that pass are returned typed and under canonical 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +33,9 @@ class LabelMap:
         pos = frozenset(str(v).strip().lower() for v in positive)
         neg = frozenset(str(v).strip().lower() for v in negative)
         if pos & neg:
+            both = sorted(pos & neg)
             raise ContractError([RowProblem("config data.labels", None, None,
-                                            f"values both positive and negative: {sorted(pos & neg)}")])
+                                            f"values both positive and negative: {both}")])
         return cls(pos, neg)
 
 
@@ -59,15 +60,15 @@ class _Collector:
         self.bad = np.zeros(len(raw.frame), dtype=bool)
         self.parts: list[pd.DataFrame] = []
 
-    def flag(self, mask: np.ndarray | pd.Series, column: str, reasons: pd.Series | str) -> None:
+    def flag(self, mask: np.ndarray | pd.Series, column: str,
+             reasons: str | Callable[[np.ndarray], object]) -> None:
+        """Record a problem for the rows in `mask`; `reasons` is one text or a function
+        building the texts for the flagged row positions only (never for all rows)."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         idx = np.flatnonzero(mask)
-        if isinstance(reasons, str):
-            reason_values: object = reasons
-        else:
-            reason_values = np.asarray(reasons)[idx] if len(reasons) == len(mask) else reasons
+        reason_values = reasons if isinstance(reasons, str) else reasons(idx)
         self.parts.append(pd.DataFrame({
             "index": idx, "file": str(self.raw.path), "row": idx + self.raw.first_row,
             "column": column, "reason": reason_values,
@@ -87,14 +88,24 @@ def require_columns(raw: RawTable, spec: TableSpec, rename: dict[str, str]) -> p
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         inverse = {v: k for k, v in rename.items()}
+        found = ", ".join(str(c) for c in raw.frame.columns if not str(c).startswith("_"))
         problems = [
             RowProblem(str(raw.path), None, inverse.get(c, c),
-                       f"missing required column '{inverse.get(c, c)}' ({spec.name} table needs "
-                       f"{', '.join(spec.required)}; found {', '.join(map(str, raw.frame.columns))})")
+                       f"missing required column '{inverse.get(c, c)}' ({spec.name} table "
+                       f"needs {', '.join(spec.required)}; found {found})")
             for c in missing
         ]
         raise ContractError(problems)
     return frame
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Text without surrounding blanks; a categorical column is stripped per category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        stripped = values.cat.categories.astype(str).str.strip()
+        if stripped.is_unique:
+            return values.cat.rename_categories(stripped)
+    return values.astype("string").str.strip()
 
 
 def _normalised_text(values: pd.Series) -> pd.Series:
@@ -126,6 +137,10 @@ def map_labels(values: pd.Series, labels: LabelMap) -> pd.Series:
 
 def _missing(values: pd.Series) -> np.ndarray:
     missing = values.isna()
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        blank = values.cat.categories.astype(str).str.strip() == ""
+        return np.asarray(missing, dtype=bool) | blank[values.cat.codes.to_numpy()] & (
+            values.cat.codes.to_numpy() >= 0)
     if values.dtype == object or pd.api.types.is_string_dtype(values):
         missing |= values.astype("string").str.strip().eq("").fillna(True)
     return np.asarray(missing, dtype=bool)
@@ -137,7 +152,7 @@ def _parse_times(frame: pd.DataFrame, column: str, col: _Collector) -> None:
     raw = frame[column]
     parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
     bad = parsed.isna().to_numpy() & ~_missing(raw)
-    col.flag(bad, column, "not a date/time: '" + raw.astype("string") + "'")
+    col.flag(bad, column, lambda i: "not a date/time: '" + raw.iloc[i].astype("string") + "'")
     frame[column] = parsed
 
 
@@ -149,7 +164,7 @@ def _check_labels(frame: pd.DataFrame, labels: LabelMap, col: _Collector) -> Non
     unknown = mapped.isna().to_numpy() & ~missing
     if unknown.any():
         allowed = ", ".join(sorted(labels.positive | labels.negative))
-        col.flag(unknown, "label", "unknown label value '" + raw.astype("string")
+        col.flag(unknown, "label", lambda i: "unknown label value '" + raw.iloc[i].astype("string")
                  + f"' (data.labels maps: {allowed})")
     frame["label"] = mapped
 
@@ -162,14 +177,14 @@ def _check_categories(frame: pd.DataFrame, categories: Collection[str], safe: st
         frame["risk_category"] = np.where(label.fillna(0).to_numpy() == 1,
                                           UNSPECIFIED_CATEGORY, safe)
         return
-    cat = frame["risk_category"].astype("string").str.strip()
+    cat = _stripped(frame["risk_category"]).astype("string")
     absent = cat.isna() | cat.eq("")
     cat = cat.mask(absent & label.eq(1), UNSPECIFIED_CATEGORY).mask(absent & ~label.eq(1), safe)
     if categories:
         known = set(categories) | {safe, UNSPECIFIED_CATEGORY}
         unknown = ~cat.isin(known).fillna(False).to_numpy()
-        col.flag(unknown, "risk_category", "unknown risk category '" + cat.astype(str)
-                 + "' (not in the taxonomy)")
+        col.flag(unknown, "risk_category", lambda i: "unknown risk category '"
+                 + cat.iloc[i].astype(str) + "' (not in the taxonomy)")
     frame["risk_category"] = cat
 
 
@@ -180,9 +195,11 @@ def _check_scores(frame: pd.DataFrame, col: _Collector) -> None:
     missing = _missing(raw)
     col.flag(missing, "score", "score is missing")
     not_number = score.isna().to_numpy() & ~missing
-    col.flag(not_number, "score", "score is not a number: '" + raw.astype("string") + "'")
+    col.flag(not_number, "score",
+             lambda i: "score is not a number: '" + raw.iloc[i].astype("string") + "'")
     outside = ((score < 0) | (score > 1)).fillna(False).to_numpy()
-    col.flag(outside, "score", "score " + score.astype("string") + " is outside [0, 1]")
+    col.flag(outside, "score",
+             lambda i: "score " + score.iloc[i].astype("string") + " is outside [0, 1]")
     frame["score"] = score.astype("float32")
 
 
@@ -207,10 +224,9 @@ def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> int:
                          index=frame.index[conflict])
         groups = frame.loc[conflict, list(spec.key)].astype("string").agg("|".join, axis=1)
         row_lists = rows.groupby(groups).transform(lambda r: ", ".join(map(str, r.iloc[:5])))
-        reasons = pd.Series("", index=frame.index, dtype="string")
-        reasons[conflict] = ("duplicate " + "/".join(spec.key) + " '" + groups
-                             + "' with conflicting values (rows " + row_lists + ")")
-        col.flag(conflict, spec.key[0], reasons)
+        reasons = ("duplicate " + "/".join(spec.key) + " '" + groups
+                   + "' with conflicting values (rows " + row_lists + ")").to_numpy()
+        col.flag(conflict, spec.key[0], lambda _: reasons)
     repeats = frame.duplicated(subset=list(spec.key), keep="first").to_numpy() & ~conflict
     return int(repeats.sum())
 
@@ -231,7 +247,7 @@ def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
         _parse_times(frame, column, col)
     for key in spec.key:
         if not pd.api.types.is_numeric_dtype(frame[key]):
-            frame[key] = frame[key].astype("string").str.strip()
+            frame[key] = _stripped(frame[key])
     merged = _check_keys(frame, spec, col)
     problems = col.problems()
     bad = col.bad

@@ -8,6 +8,8 @@ the replicate distribution onto the fine-grid point estimate.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from smo_eval.engine.metrics import average_precision, count_metrics, roc_auc
@@ -37,16 +39,21 @@ def _quantiles(replicates: np.ndarray, level: float) -> tuple[np.ndarray, np.nda
     return lo, hi
 
 
-def resample_counts(counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Poisson(count) replicates of every count: (..., K) -> (..., n_boot, K) float64."""
-    lam = np.asarray(counts, dtype=np.float64)[..., None, :]
-    shape = (*counts.shape[:-1], n_boot, counts.shape[-1])
-    draws = np.broadcast_to(lam, shape).copy()
-    big = np.broadcast_to(lam >= _NORMAL_FROM, shape)
-    noise = rng.standard_normal(shape, dtype=np.float32)
-    draws += np.where(big, np.sqrt(lam) * noise, 0.0)
-    small = ~big & (draws > 0)
-    draws[small] = rng.poisson(draws[small])
+def resample_counts(counts: np.ndarray, n_boot: int, rng: np.random.Generator,
+                    dtype: type[np.floating] = np.float64) -> np.ndarray:
+    """Poisson(count) replicates of every count: (..., K) -> (..., n_boot, K).
+
+    float32 halves the memory traffic of rank-metric replicates (exact for counts < 2**24)."""
+    lam: np.ndarray = np.asarray(counts, dtype=dtype)
+    shape = (*lam.shape[:-1], n_boot, lam.shape[-1])
+    draws: np.ndarray = rng.standard_normal(shape, dtype=np.float32).astype(dtype, copy=False)
+    draws *= np.sqrt(lam)[..., None, :]
+    draws += lam[..., None, :]
+    # Small counts get exact Poisson draws (all replicates of one count at once).
+    small = np.nonzero(lam < _NORMAL_FROM)
+    if small[0].size:
+        where: tuple[Any, ...] = (*small[:-1], slice(None), small[-1])
+        draws[where] = rng.poisson(lam[small][:, None], size=(small[0].size, n_boot))
     return draws
 
 
@@ -59,7 +66,7 @@ def count_intervals(cells: np.ndarray, n_boot: int, level: float,
 
 def coarsen(hist: np.ndarray, n_groups: int) -> np.ndarray:
     """Merge fine bins (S, 2, B) into at most `n_groups` equal-count groups per slice."""
-    s, _, b = hist.shape
+    s = hist.shape[0]
     total = hist.sum(axis=1).astype(np.float64)
     before = np.cumsum(total, axis=1) - total
     size = np.maximum(total.sum(axis=1, keepdims=True), 1.0)
@@ -83,7 +90,7 @@ def rank_intervals(hist: np.ndarray, point_roc: np.ndarray, point_ap: np.ndarray
     ap_reps = np.empty((hist.shape[0], n_boot))
     for start in range(0, hist.shape[0], _BLOCK):
         block = coarse[start:start + _BLOCK]
-        draws = resample_counts(block, n_boot, rng)
+        draws = resample_counts(block, n_boot, rng, np.float32)
         roc_reps[start:start + _BLOCK] = roc_auc(draws[:, 0], draws[:, 1])
         ap_reps[start:start + _BLOCK] = average_precision(draws[:, 0], draws[:, 1])
     roc_lo, roc_hi = _quantiles(roc_reps - roc_c[:, None] + point_roc[:, None], level)

@@ -12,6 +12,12 @@ import numpy as np
 TN, FP, FN, TP = 0, 1, 2, 3
 
 
+def _floats(values: np.ndarray) -> np.ndarray:
+    """Counts as floats: float32 replicates stay float32 (bandwidth), integers become float64."""
+    values = np.asarray(values)
+    return values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
@@ -36,8 +42,8 @@ def roc_auc(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
     Equals the Mann-Whitney U statistic over P*N, which is what sklearn's trapezoidal ROC-AUC is.
     """
-    neg = np.asarray(neg, dtype=np.float64)
-    pos = np.asarray(pos, dtype=np.float64)
+    neg = _floats(neg)
+    pos = _floats(pos)
     below = np.cumsum(neg, axis=-1) - neg
     wins = (pos * (below + 0.5 * neg)).sum(axis=-1)
     return _ratio(wins, pos.sum(axis=-1) * neg.sum(axis=-1))
@@ -46,8 +52,8 @@ def roc_auc(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
 def average_precision(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Average precision (PR-AUC) as sklearn defines it: sum of precision x recall increments,
     thresholds at each bin from the highest score down."""
-    neg = np.asarray(neg, dtype=np.float64)[..., ::-1]
-    pos = np.asarray(pos, dtype=np.float64)[..., ::-1]
+    neg = _floats(neg)[..., ::-1]
+    pos = _floats(pos)[..., ::-1]
     tp = np.cumsum(pos, axis=-1)
     fp = np.cumsum(neg, axis=-1)
     precision = _ratio(tp, tp + fp)

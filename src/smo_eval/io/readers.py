@@ -26,13 +26,13 @@ class RawTable:
 
     frame: pd.DataFrame
     path: Path
-    # Row number (as the user sees it) of the frame's first row: 2 under a header line, 1 in Parquet.
+    # Row number (as the user sees it) of the frame's first row: 2 under a header, 1 in Parquet.
     first_row: int
     encoding: str | None = None
 
 
 def read_table(path: Path | str, encoding: str = "auto", sheet: int | str = 0) -> RawTable:
-    """Read one input file by its extension; a missing, empty or unreadable file is a ContractError."""
+    """Read one input file by its extension; missing, empty or unreadable -> ContractError."""
     path = Path(path)
     if not path.is_file():
         raise ContractError([RowProblem(str(path), None, None, "file not found")])
@@ -122,7 +122,8 @@ def _read_excel(path: Path, sheet: int | str) -> pd.DataFrame:
         frame = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False,
                               na_values=[""], engine="openpyxl")
     except ValueError as exc:
-        raise ContractError([RowProblem(str(path), None, None, f"sheet {sheet!r}: {exc}")]) from None
+        problem = RowProblem(str(path), None, None, f"sheet {sheet!r}: {exc}")
+        raise ContractError([problem]) from None
     except Exception as exc:  # openpyxl/zipfile errors for a corrupt workbook
         raise ContractError(
             [RowProblem(str(path), None, None, f"unreadable Excel file: {exc}")]

@@ -1,4 +1,4 @@
-"""Write outputs atomically: a reader never sees a half-written file, a failure leaves the old one."""
+"""Write outputs atomically: a reader never sees half a file; a failure keeps the old one."""
 
 from __future__ import annotations
 
@@ -41,9 +41,11 @@ def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
     return _write(target, lambda p: frame.to_parquet(p, index=False))
 
 
-def write_csv(frame: pd.DataFrame, target: Path) -> Path:
-    """UTF-8 with a BOM, so Excel on any locale opens Chinese text correctly."""
-    return _write(target, lambda p: frame.to_csv(p, index=False, encoding="utf-8-sig"))
+def write_csv(frame: pd.DataFrame, target: Path, bom: bool = True) -> Path:
+    """UTF-8 with a BOM (so Excel on any locale opens Chinese text correctly) unless a tool
+    reads the file (DVC plots take a BOM as part of the first column's name)."""
+    encoding = "utf-8-sig" if bom else "utf-8"
+    return _write(target, lambda p: frame.to_csv(p, index=False, encoding=encoding))
 
 
 def write_xlsx(frame: pd.DataFrame, target: Path, sheet: str = "Sheet1") -> Path:

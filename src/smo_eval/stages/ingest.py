@@ -75,7 +75,8 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: Mapping[str, Any],
 
     eval_table = _join_items(tables["gold"].frame, items.frame if items else None, taxonomy)
     scores = _wide_scores(eval_table["item_id"], tables["predictions"].frame)
-    problems = pd.concat([t.problems for t in tables.values()], ignore_index=True)
+    found = [t.problems for t in tables.values() if not t.problems.empty]
+    problems = pd.concat(found, ignore_index=True) if found else tables["gold"].problems
     ann = tables["annotations"].frame.drop(columns=ROW) if "annotations" in tables else None
     return IngestResult(
         eval_table=eval_table, scores=scores, annotations=ann, problems=problems,
@@ -92,12 +93,14 @@ def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
     bad = table.frame.loc[mask]
     extra = pd.DataFrame({"file": str(raw.path), "row": bad[ROW].to_numpy(), "column": column,
                           "reason": reason + " (" + bad[column].astype("string") + ")"})
-    table.problems = pd.concat([table.problems, extra], ignore_index=True)
+    table.problems = pd.concat([p for p in (table.problems, extra) if not p.empty],
+                               ignore_index=True)
     original = raw.frame.iloc[bad[ROW].to_numpy() - raw.first_row].reset_index(drop=True)
     meta = pd.DataFrame({"source_file": str(raw.path), "row": bad[ROW].to_numpy(),
                          "problem": extra["reason"].to_numpy(), "columns": column})
-    table.rejected = pd.concat([table.rejected, pd.concat([meta, original], axis=1)],
-                               ignore_index=True)
+    rejected = pd.concat([meta, original], axis=1)
+    table.rejected = (rejected if table.rejected.empty
+                      else pd.concat([table.rejected, rejected], ignore_index=True))
     table.frame = table.frame.loc[~mask].reset_index(drop=True)
 
 
@@ -188,9 +191,10 @@ def _join_items(gold: pd.DataFrame, items: pd.DataFrame | None, taxonomy: Taxono
         if taxonomy.categories and "parent_category" not in table.columns:
             table["parent_category"] = taxonomy.parent_column(table["risk_category"])
     for column in table.columns:
-        if table[column].dtype == object or pd.api.types.is_string_dtype(table[column]):
-            if column not in {"item_id", "text"} and table[column].nunique() < 0.5 * len(table):
-                table[column] = table[column].astype("category")
+        textual = table[column].dtype == object or pd.api.types.is_string_dtype(table[column])
+        if textual and column not in {"item_id", "text"} and (
+                table[column].nunique() < 0.5 * len(table)):
+            table[column] = table[column].astype("category")
     return table
 
 

@@ -1,0 +1,231 @@
+"""Compare: a baseline (champion) against candidates, per slice, with paired significance.
+
+Pure: takes the evaluation table and the aligned score table and returns tables. Both models
+are judged on the items both scored (the rest are counted, never silently dropped). Per slice
+and metric: the delta, a paired bootstrap interval of it, a p-value (exact McNemar on the
+discordant items for recall and FPR, the paired bootstrap for precision and F1), p-values
+corrected across the slices and metrics of a candidate, and a verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from smo_eval.engine.metrics import count_metrics
+from smo_eval.engine.paired import (
+    count_paired,
+    discordant,
+    mcnemar_exact,
+    paired_bootstrap,
+    split_cells,
+)
+from smo_eval.engine.slices import SliceIndex, build_slice_index
+from smo_eval.errors import ConfigError
+
+COLUMNS = ["baseline", "candidate", "slice", "metric", "baseline_value", "candidate_value",
+           "delta", "delta_lo", "delta_hi", "p_value", "p_adjusted", "verdict",
+           "test", "dimension", "n", "n_pos", "n_neg", "n_discordant", "low_support"]
+VERDICTS = ("improved", "regressed", "no_change", "insufficient_evidence")
+METRICS = ("recall", "precision", "fpr", "f1")
+# Metrics where a lower value is better.
+LOWER_IS_BETTER = frozenset({"fpr"})
+# McNemar's test applies to metrics whose denominator does not depend on the model.
+MCNEMAR_LABEL = {"recall": 1, "fpr": 0}
+CORRECTIONS = {"bh": "fdr_bh", "holm": "holm"}
+FLIP_KINDS = {(1, 1, 0): "new_miss", (0, 0, 1): "new_false_flag"}
+
+Threshold = float | np.ndarray
+
+
+@dataclass
+class Comparison:
+    """What `compare` found: per-slice deltas and verdicts, flipped items, coverage."""
+
+    table: pd.DataFrame
+    flips: pd.DataFrame
+    coverage: pd.DataFrame
+    summary: dict[str, Any]
+    notices: list[str] = field(default_factory=list)
+
+
+def _thresholds(models: list[str], cfg: Mapping[str, Any],
+                given: Mapping[str, Threshold] | None) -> dict[str, Threshold]:
+    per_model = {**(cfg.get("thresholds") or {}), **(given or {})}
+    return {m: per_model.get(m, float(cfg.get("threshold", 0.5))) for m in models}
+
+
+def _check(cfg: Mapping[str, Any], models: list[str]) -> tuple[str, list[str], list[str]]:
+    baseline = str(cfg["baseline"])
+    optional = {str(c) for c in (cfg.get("optional_candidates") or [])}
+    candidates = [str(c) for c in (cfg.get("candidates") or [])
+                  if str(c) in models or str(c) not in optional]
+    unknown = [m for m in [baseline, *candidates] if m not in models]
+    if unknown:
+        raise ConfigError(f"compare.baseline/compare.candidates name models without "
+                          f"predictions: {unknown}; known: {models}")
+    if not candidates:
+        raise ConfigError("compare.candidates is empty: name at least one model to compare")
+    metrics = [str(m) for m in cfg.get("metrics") or METRICS]
+    bad = [m for m in metrics if m not in METRICS]
+    if bad:
+        raise ConfigError(f"compare.metrics {bad} not supported; choose from {list(METRICS)}")
+    if str(cfg.get("correction", "bh")) not in CORRECTIONS:
+        raise ConfigError(f"compare.correction={cfg.get('correction')!r}: use bh or holm")
+    return baseline, [c for c in candidates if c != baseline], metrics
+
+
+def compare(table: pd.DataFrame, scores: pd.DataFrame, compare_cfg: Mapping[str, Any],
+            slicing_cfg: Mapping[str, Any], seed: int,
+            thresholds: Mapping[str, Threshold] | None = None,
+            severity: Mapping[str, int] | None = None) -> Comparison:
+    """Baseline vs each candidate on the slices of `slicing_cfg` (the same as evaluate)."""
+    baseline, candidates, metrics = _check(compare_cfg, list(scores.columns))
+    thr = _thresholds([baseline, *candidates], compare_cfg, thresholds)
+    index, notices = build_slice_index(table, slicing_cfg.get("dimensions") or [],
+                                       slicing_cfg.get("crosses") or [])
+    notices += [f"candidate {c} has no predictions yet: left out" for c in
+                compare_cfg.get("optional_candidates") or [] if c not in scores.columns]
+    labels = table["label"].to_numpy()
+    rng = np.random.default_rng(seed)
+    base_scores = scores[baseline].to_numpy()
+    base_flag = base_scores >= thr[baseline]
+    frames, flips = [], []
+    coverage: list[dict[str, Any]] = []
+    for cand in candidates:
+        cand_scores = scores[cand].to_numpy()
+        cand_flag = cand_scores >= thr[cand]
+        has_base, has_cand = ~np.isnan(base_scores), ~np.isnan(cand_scores)
+        both = has_base & has_cand
+        coverage.append({"baseline": baseline, "candidate": cand, "n_items": len(table),
+                         "n_both": int(both.sum()),
+                         "n_baseline_only": int((has_base & ~has_cand).sum()),
+                         "n_candidate_only": int((~has_base & has_cand).sum()),
+                         "n_neither": int((~has_base & ~has_cand).sum())})
+        paired = count_paired(index, labels, base_flag, cand_flag,
+                              None if both.all() else both)
+        frames.append(_slice_table(baseline, cand, index, paired, metrics, compare_cfg, rng))
+        flips.append(_flips(table, baseline, cand, base_scores, cand_scores, base_flag,
+                            cand_flag, both, labels, severity))
+    cov = pd.DataFrame(coverage)
+    for row in coverage:
+        left_out = row["n_baseline_only"] + row["n_candidate_only"]
+        if left_out:
+            notices.append(f"{row['candidate']} vs {row['baseline']}: {left_out:,} items scored "
+                           f"by only one side are left out ({row['n_baseline_only']:,} only "
+                           f"{baseline}, {row['n_candidate_only']:,} only {row['candidate']})")
+    result = pd.concat(frames, ignore_index=True)[COLUMNS]
+    return Comparison(result, pd.concat(flips, ignore_index=True), cov,
+                      _summary(result, cov, float(compare_cfg["alpha"])), notices)
+
+
+def _slice_table(baseline: str, cand: str, index: SliceIndex, paired: np.ndarray,
+                 metrics: list[str], cfg: Mapping[str, Any],
+                 rng: np.random.Generator) -> pd.DataFrame:
+    """One row per (slice, metric): values, delta, interval, p-values and verdict."""
+    keep = paired.sum(axis=1) > 0
+    paired = paired[keep]
+    names = np.asarray(index.names, dtype=object)[keep]
+    dims = np.asarray(index.dimensions, dtype=object)[keep]
+    base_cells, cand_cells = split_cells(paired)
+    mb, mc = count_metrics(base_cells), count_metrics(cand_cells)
+    boot = paired_bootstrap(paired, metrics, int(cfg["n_boot"]), float(cfg["ci_level"]), rng)
+    n = paired.sum(axis=1)
+    n_pos = paired[:, 4:].sum(axis=1)
+    n_neg = n - n_pos
+    disc = {label: np.add(*discordant(paired, label)) for label in (0, 1)}
+    min_pos, min_neg = int(cfg["min_positives"]), int(cfg["min_negatives"])
+    min_disc = int(cfg["min_discordant"])
+    frames = []
+    for metric in metrics:
+        lo, hi, p_boot = boot[metric]
+        if metric in MCNEMAR_LABEL:
+            label = MCNEMAR_LABEL[metric]
+            b, c = discordant(paired, label)
+            p_value, test = mcnemar_exact(b, c), "mcnemar_exact"
+            n_disc = disc[label]
+            support = n_pos >= min_pos if label == 1 else n_neg >= min_neg
+        else:
+            p_value, test = p_boot, "paired_bootstrap"
+            n_disc = disc[0] + disc[1]
+            support = n_pos >= min_pos
+        frames.append(pd.DataFrame({
+            "baseline": baseline, "candidate": cand, "slice": names, "metric": metric,
+            "baseline_value": mb[metric], "candidate_value": mc[metric],
+            "delta": mc[metric] - mb[metric], "delta_lo": lo, "delta_hi": hi,
+            "p_value": p_value, "test": test, "dimension": dims, "n": n, "n_pos": n_pos,
+            "n_neg": n_neg, "n_discordant": n_disc, "low_support": ~support,
+            "decidable": support & (n_disc >= min_disc) & np.isfinite(p_value),
+        }))
+    frame = pd.concat(frames, ignore_index=True)
+    return _verdicts(frame, str(cfg.get("correction", "bh")), float(cfg["alpha"]))
+
+
+def _verdicts(frame: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
+    """Correct p-values across the decidable tests of one comparison, then decide each."""
+    decidable = frame.pop("decidable").to_numpy()
+    adjusted = np.full(len(frame), np.nan)
+    if decidable.any():
+        adjusted[decidable] = multipletests(frame["p_value"].to_numpy()[decidable],
+                                            alpha=alpha, method=CORRECTIONS[correction])[1]
+    frame["p_adjusted"] = adjusted
+    lower_better = frame["metric"].isin(LOWER_IS_BETTER).to_numpy()
+    delta = frame["delta"].to_numpy()
+    better = np.where(lower_better, delta < 0, delta > 0)
+    worse = np.where(lower_better, delta > 0, delta < 0)
+    significant = decidable & (adjusted <= alpha)
+    verdict = np.where(~decidable, "insufficient_evidence",
+                       np.where(significant & better, "improved",
+                                np.where(significant & worse, "regressed", "no_change")))
+    frame["verdict"] = pd.Categorical(verdict, categories=list(VERDICTS))
+    return frame
+
+
+def _flips(table: pd.DataFrame, baseline: str, cand: str, base_scores: np.ndarray,
+           cand_scores: np.ndarray, base_flag: np.ndarray, cand_flag: np.ndarray,
+           both: np.ndarray, labels: np.ndarray,
+           severity: Mapping[str, int] | None) -> pd.DataFrame:
+    """Violations the candidate newly misses and safe items it newly flags, worst first."""
+    kind = np.full(len(table), "", dtype=object)
+    for (label, base, new), name in FLIP_KINDS.items():
+        kind[both & (labels == label) & (base_flag == bool(base)) & (cand_flag == bool(new))] = (
+            name)
+    rows = np.flatnonzero(kind != "")
+    out = table.iloc[rows].reset_index(drop=True)
+    front = pd.DataFrame({
+        "baseline": baseline, "candidate": cand, "flip": kind[rows],
+        "baseline_score": base_scores[rows], "candidate_score": cand_scores[rows],
+        "margin": np.abs(cand_scores[rows] - base_scores[rows]),
+    })
+    if severity and "risk_category" in out.columns:
+        sev = out["risk_category"].astype("string").map(dict(severity)).astype("Float64")
+        front.insert(3, "severity", sev.to_numpy(dtype=np.float64, na_value=np.nan))
+    out = pd.concat([out[["item_id"]] if "item_id" in out.columns else out.iloc[:, :0], front,
+                     out.drop(columns=["item_id"], errors="ignore")], axis=1)
+    keys = (["severity"] if "severity" in out.columns else []) + ["margin"]
+    return out.sort_values(keys, ascending=[True] * (len(keys) - 1) + [False],
+                           na_position="last", kind="stable").reset_index(drop=True)
+
+
+def _summary(table: pd.DataFrame, coverage: pd.DataFrame, alpha: float) -> dict[str, Any]:
+    """Per candidate: verdict counts, the overall deltas and coverage (DVC metrics)."""
+    out: dict[str, Any] = {}
+    for (base, cand), frame in table.groupby(["baseline", "candidate"], sort=False):
+        counts = frame["verdict"].value_counts()
+        overall = frame[frame["slice"] == "overall"].set_index("metric")
+        cov = coverage[(coverage["baseline"] == base) & (coverage["candidate"] == cand)]
+        out[f"{cand}_vs_{base}"] = {
+            "alpha": alpha,
+            **{f"n_{v}": int(counts.get(v, 0)) for v in VERDICTS},
+            "overall": {m: {"baseline": r.baseline_value, "candidate": r.candidate_value,
+                            "delta": r.delta, "p_adjusted": r.p_adjusted,
+                            "verdict": str(r.verdict)} for m, r in overall.iterrows()},
+            "coverage": {k: int(v) for k, v in cov.iloc[0].items()
+                         if k not in ("baseline", "candidate")},
+        }
+    return out
