@@ -41,7 +41,8 @@ def _cold_and_mhc(root: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def cold_experiment(shared_data: Path) -> tuple[pd.DataFrame, Any, ExperimentResult]:
-    """Retrain once on COLD train (early stopping on a tenth of it), tune on dev, score dev, test, MHC."""
+    """Retrain once on COLD train (early stopping on a tenth of it); tune on dev; score
+    dev, test and MHC."""
     table = _cold_and_mhc(shared_data)
     cfg = load_config([
         "experiment.kinds=[retrain,thresholds]", "experiment.split.column=split",
