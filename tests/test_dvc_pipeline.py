@@ -52,10 +52,12 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
     target, env = clone
     out = _run([DVC, "repro", "pipelines/dvc.yaml"], target, env)
-    for stage in ("sample", "ingest", "evaluate"):
+    for stage in ("sample", "ingest", "evaluate", "drift"):
         assert f"Running stage 'pipelines/dvc.yaml:{stage}'" in out
     metrics = json.loads(_run([DVC, "metrics", "show", "--json"], target, env))
     values = next(iter(metrics.values()))["data"]["outputs/evaluate/metrics.json"]["data"]
+    drift = next(iter(metrics.values()))["data"]["outputs/drift/drift.json"]["data"]
+    assert drift["columns"]["language"]["value"] > 0
     assert 0 < values["v2"]["recall"] < 1 and values["v1"]["n"] == 8000
     plots = json.loads(_run([DVC, "plots", "show", "--json"], target, env))
     rendered = plots["data"]

@@ -30,6 +30,8 @@ def test_demo_leaves_outputs_and_an_mlflow_run(project: Path) -> None:
     assert headline["v2"]["recall"] == round(overall["recall"], 6)
     for kind in ("roc", "pr", "reliability"):
         assert (folder / "curves" / kind / "v1.csv").is_file()
+    drift = json.loads((project / "outputs/drift/drift.json").read_text(encoding="utf-8"))
+    assert drift["windows"]["current"]["n"] > 0 and "score:v1" in drift["columns"]
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("smo-eval")

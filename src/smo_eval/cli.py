@@ -18,10 +18,13 @@ import typer
 
 from smo_eval import console
 from smo_eval.commands import compare as compare_cmd
+from smo_eval.commands import drift as drift_cmd
+from smo_eval.commands import errors as errors_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
 from smo_eval.commands import experiment as experiment_cmd
 from smo_eval.commands import ingest as ingest_cmd
 from smo_eval.commands import pipeline
+from smo_eval.commands import report as report_cmd
 from smo_eval.commands import sample as sample_cmd
 from smo_eval.commands.context import Context
 from smo_eval.commands.sweep import has_sweep
@@ -83,9 +86,31 @@ def evaluate(overrides: Overrides = None, params: Params = None) -> None:
 
 @app.command()
 @guarded
+def drift(overrides: Overrides = None, params: Params = None) -> None:
+    """Drift between a reference and a current window, label-free performance estimate and
+    emerging terms (drift.reference=[first,last] drift.current=[first,last])."""
+    drift_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
 def compare(overrides: Overrides = None, params: Params = None) -> None:
     """Baseline vs candidates per slice: deltas, paired tests, verdicts, flipped items."""
     compare_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def errors(overrides: Overrides = None, params: Params = None) -> None:
+    """Failure slices, error drivers, over-represented terms, root causes, review queue."""
+    errors_cmd.run(Context.load(overrides, params))
+
+
+@app.command()
+@guarded
+def report(overrides: Overrides = None, params: Params = None) -> None:
+    """Risk assessment report: one self-contained HTML page and a Markdown summary."""
+    report_cmd.run(Context.load(overrides, params))
 
 
 @app.command()

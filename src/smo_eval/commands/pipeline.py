@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smo_eval import console
-from smo_eval.commands import compare, evaluate, experiment, ingest, sample
+from smo_eval.commands import (
+    compare,
+    drift,
+    errors,
+    evaluate,
+    experiment,
+    ingest,
+    report,
+    sample,
+)
 from smo_eval.commands.context import Context
 from smo_eval.errors import ConfigError
 from smo_eval.tracking import pipeline_run
@@ -22,6 +31,9 @@ STAGES: dict[str, StageCommand] = {
     "evaluate": evaluate.run,
     "experiment": experiment.run,
     "compare": compare.run,
+    "errors": errors.run,
+    "drift": drift.run,
+    "report": report.run,
 }
 
 
@@ -43,3 +55,6 @@ def demo(ctx: Context) -> None:
     console.console.rule("[bold]demo finished")
     console.console.print(f"Outputs under [bold]{ctx.out_dir}/[/]; MLflow runs: "
                           f"`mlflow ui --backend-store-uri {ctx.cfg.mlflow.tracking_uri}`")
+    html = ctx.out_dir / "report" / "report.html"
+    if html.is_file():
+        console.console.print(f"Report: [bold]{html}[/]")

@@ -1,0 +1,47 @@
+"""Compare at scale: the comparison in-process (data in memory) and the whole command."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.measure import measure_call, measure_command
+
+ROOT = Path(__file__).resolve().parents[1]
+SMO = [sys.executable, "-m", "smo_eval.cli"]
+
+
+def prepare(rows: int, workdir: Path) -> None:
+    shutil.copytree(ROOT / "conf", workdir / "conf", dirs_exist_ok=True)
+    if not (workdir / "outputs/ingest/eval.parquet").is_file():
+        for argv in (["sample", f"sample.n_items={rows}"], ["ingest", "mlflow.enabled=false"]):
+            subprocess.run([*SMO, *argv], cwd=workdir, check=True, stdout=subprocess.DEVNULL)
+
+
+def run(rows: int, workdir: Path) -> list[dict]:
+    prepare(rows, workdir)
+    import os
+
+    from smo_eval.commands.context import Context
+    from smo_eval.commands.inputs import load_inputs
+    from smo_eval.stages.compare import compare
+
+    here = Path.cwd()
+    os.chdir(workdir)
+    try:
+        ctx = Context.load(["mlflow.enabled=false"], None)
+        inputs = load_inputs(ctx)
+        _, seconds, peak = measure_call(lambda: compare(
+            inputs.eval_table, inputs.scores, ctx.section("compare"), ctx.section("slicing"),
+            ctx.seed))
+    finally:
+        os.chdir(here)
+    cmd_seconds, cmd_peak = measure_command([*SMO, "compare"], workdir)
+    return [
+        {"benchmark": "compare", "rows": rows, "what": "comparison in-process (2 models)",
+         "seconds": seconds, "peak_gb": peak, "target": "< 5 s at 1e7"},
+        {"benchmark": "compare", "rows": rows, "what": "smo-eval compare (whole command)",
+         "seconds": cmd_seconds, "peak_gb": cmd_peak, "target": "< 25 s at 1e7"},
+    ]

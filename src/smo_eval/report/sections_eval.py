@@ -1,0 +1,190 @@
+"""Sections drawn from evaluate's outputs: KPIs against targets, heatmaps, curves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from smo_eval.report import figures
+from smo_eval.report.base import Build, not_run, slice_label
+from smo_eval.report.i18n import count, interval, pct
+from smo_eval.report.model import Figure, Finding, Section, Table
+
+HEATMAPS = (("region", "risk_category", "recall"), ("language", "risk_category", "recall"),
+            ("region", "language", "fpr"))
+
+
+def models_of(build: Build) -> list[str]:
+    frame = build.get("slice_metrics")
+    return [] if frame is None else list(dict.fromkeys(frame["model"].astype(str)))
+
+
+def kpi(build: Build) -> Section:
+    frame = build.get("slice_metrics")
+    if frame is None:
+        return not_run(build, "kpi", "evaluate", "evaluate/slice_metrics.parquet")
+    section = Section("kpi", build.t("section.kpi"), ran=True, note=build.t("kpi.note"))
+    width = float(build.rules.get("max_interval_width", 0.15))
+    for model in models_of(build):
+        rows, marks = [], []
+        part = frame[frame["model"].astype(str) == model].set_index("slice")
+        for name, level, target, severity, parent in _kpi_rows(build):
+            if name not in part.index:
+                continue
+            r = part.loc[name]
+            status = _status(r, target)
+            rows.append([("" if level == "leaf" else "▸ ") + build.msg.name(name.split("=", 1)[1]
+                                                                           if "=" in name
+                                                                           else name),
+                         parent, str(severity) if severity else "", count(r["n_pos"]),
+                         pct(r["recall"]), interval(r["recall_lo"], r["recall_hi"]),
+                         pct(target) if target is not None else "–",
+                         pct(r["fpr"]) if name == "overall" else "–",
+                         build.t(f"status.{status}") + (" *" if r["low_support"] else "")])
+            marks.append(f"status-{status}" + (" low" if r["low_support"] else ""))
+            if target is None or name == "overall":
+                continue
+            subject = {"model": model, "slice": name, "recall": float(r["recall"]),
+                       "lo": float(r["recall_lo"]), "hi": float(r["recall_hi"]),
+                       "target": target, "n_pos": int(r["n_pos"])}
+            values = {"model": model, "slice": slice_label(build, name),
+                      "recall": pct(r["recall"]), "ci": interval(r["recall_lo"], r["recall_hi"]),
+                      "target": pct(target), "n_pos": count(r["n_pos"])}
+            if status == "below":
+                section.findings.append(Finding("below_target", build.t("kpi.below", **values),
+                                                "high" if (severity or 3) <= 2 else "medium",
+                                                subject))
+            elif status == "uncertain" and r["recall_hi"] - r["recall_lo"] > width:
+                section.findings.append(Finding("wide_interval", build.t("kpi.wide", **values),
+                                                "medium", subject))
+        section.tables.append(Table(
+            build.t("kpi.table", model=model),
+            [build.t(f"kpi.col.{c}") for c in ("category", "parent", "severity", "support",
+                                                "recall", "interval", "target", "fpr",
+                                                "status")],
+            rows, marks, build.t("low_support_note")))
+    return section
+
+
+def _kpi_rows(build: Build) -> list[tuple[str, str, Any, Any, str]]:
+    """(slice, level, target recall, severity, parent) in taxonomy order, parents first.
+
+    A parent's target is its strictest child's: the parent is held to its most severe bar.
+    """
+    out: list[tuple[str, str, Any, Any, str]] = [("overall", "all", None, None, "")]
+    parents: dict[str, list[Any]] = {}
+    for c in build.taxonomy.categories:
+        parents.setdefault(c.parent, []).append(c)
+    for parent, children in parents.items():
+        targets = [c.target_recall for c in children if c.target_recall is not None]
+        out.append((f"parent_category={parent}", "parent", max(targets) if targets else None,
+                    min(c.severity for c in children), ""))
+        out.extend((f"risk_category={c.name}", "leaf", c.target_recall, c.severity,
+                    build.msg.name(parent)) for c in children)
+    return out
+
+
+def _status(row: pd.Series, target: float | None) -> str:
+    if target is None:
+        return "none"
+    if row["recall_lo"] >= target:
+        return "meets"
+    if row["recall_hi"] < target:
+        return "below"
+    return "uncertain"
+
+
+def heatmaps(build: Build) -> Section:
+    frame = build.get("slice_metrics")
+    if frame is None:
+        return not_run(build, "heatmaps", "evaluate", "evaluate/slice_metrics.parquet")
+    section = Section("heatmaps", build.t("section.heatmaps"), ran=True,
+                      note=build.t("heatmaps.note"))
+    mark = "*"
+    for model in models_of(build):
+        part = frame[frame["model"].astype(str) == model]
+        for rows_dim, cols_dim, metric in HEATMAPS:
+            cells = _cross(part, rows_dim, cols_dim)
+            if cells is None:
+                section.findings.append(Finding("missing_cross", build.t(
+                    "heatmaps.missing", a=rows_dim, b=cols_dim), "info"))
+                continue
+            cells = cells[cells[cols_dim] != build.taxonomy.safe_category] \
+                if metric == "recall" else cells
+            values = cells.pivot(index=rows_dim, columns=cols_dim, values=metric)
+            low = cells.pivot(index=rows_dim, columns=cols_dim, values="low_support")
+            names = {"a": build.msg.name(rows_dim), "b": build.msg.name(cols_dim),
+                     "metric": build.msg.name(metric), "model": model}
+            section.figures.append(Figure(
+                f"heatmap-{model}-{metric}-{rows_dim}-{cols_dim}",
+                build.t("heatmaps.title", **names),
+                figures.heatmap(values, low.astype(bool), build.t("heatmaps.title", **names),
+                                names["metric"], metric == "fpr", mark,
+                                "%{y} × %{x}: %{z:.1%}")))
+            solid = cells[~cells["low_support"].astype(bool)].dropna(subset=[metric])
+            if metric == "recall" and len(solid):
+                worst = solid.sort_values(metric).iloc[0]
+                section.findings.append(Finding("weakest_cell", build.t(
+                    "heatmaps.weakest", model=model, a=worst[rows_dim], b=worst[cols_dim],
+                    value=pct(worst[metric]), n_pos=count(worst["n_pos"])), "info",
+                    {"model": model, "slice": worst["slice"]}))
+    section.findings.extend(_language_thresholds(build, frame))
+    return section
+
+
+def _cross(frame: pd.DataFrame, a: str, b: str) -> pd.DataFrame | None:
+    """The rows of the `a`x`b` cross (either order), with one column per dimension."""
+    for dims in (f"{a}&{b}", f"{b}&{a}"):
+        part = frame[frame["dimension"] == dims]
+        if len(part):
+            pairs = part["slice"].str.split("&", expand=True)
+            out = part.copy()
+            for i, dim in enumerate(dims.split("&")):
+                out[dim] = pairs[i].str.split("=", n=1).str[1]
+            return out
+    return None
+
+
+def _language_thresholds(build: Build, frame: pd.DataFrame) -> list[Finding]:
+    """Languages whose recall is below the bar while precision has room: retune the threshold."""
+    bar = float(build.rules.get("language_recall", 0.8))
+    room = float(build.rules.get("precision_room", 0.85))
+    part = frame[(frame["dimension"] == "language") & ~frame["low_support"].astype(bool)]
+    hits = part[(part["recall_hi"] < bar) & (part["precision"] >= room)]
+    return [Finding("language_threshold", build.t(
+        "heatmaps.language_threshold", model=r.model, slice=slice_label(build, r.slice),
+        recall=pct(r.recall), ci=interval(r.recall_lo, r.recall_hi), bar=pct(bar),
+        precision=pct(r.precision)), "medium",
+        {"model": r.model, "slice": r.slice, "recall": r.recall, "precision": r.precision})
+        for r in hits.sort_values("recall").itertuples()]
+
+
+def curves(build: Build) -> Section:
+    curves_by_model: dict[str, dict[str, pd.DataFrame]] = build.get("curves") or {}
+    hist = build.get("score_hist")
+    if not curves_by_model and hist is None:
+        return not_run(build, "curves", "evaluate", "evaluate/curves/")
+    section = Section("curves", build.t("section.curves"), ran=True, note=build.t("curves.note"))
+    plots = (("reliability", "mean_score", "observed_rate", True),
+             ("pr", "recall", "precision", False), ("roc", "fpr", "tpr", True))
+    for kind, x, y, diagonal in plots:
+        series = {m: c[kind] for m, c in curves_by_model.items() if kind in c}
+        if series:
+            title = build.t(f"curves.{kind}")
+            section.figures.append(Figure(f"curve-{kind}", title, figures.lines(
+                series, x, y, title, build.t(f"curves.{kind}.x"), build.t(f"curves.{kind}.y"),
+                diagonal)))
+    if hist is not None:
+        for model, part in hist.groupby("model", sort=False):
+            title = build.t("curves.hist", model=model)
+            section.figures.append(Figure(f"hist-{model}", title, figures.histogram(
+                part, title, build.t("curves.hist.x"), build.t("curves.hist.y"),
+                {0: build.t("label.safe"), 1: build.t("label.violating")})))
+    metrics: dict[str, dict[str, Any]] = build.get("metrics") or {}
+    for model, head in metrics.items():
+        ece = head.get("ece")
+        if ece is not None and ece > 0.05:
+            section.findings.append(Finding("calibration", build.t(
+                "curves.ece", model=model, ece=f"{ece:.3f}"), "info", {"model": model}))
+    return section
