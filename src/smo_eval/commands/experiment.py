@@ -52,7 +52,11 @@ def run(ctx: Context, inputs: Inputs | None = None, folder: Path | None = None) 
     folder = folder or ctx.stage_dir("experiment")
     if not cfg.get("enabled", True):
         return _skip(folder)
-    inputs = inputs or load_inputs(ctx)
+    # Its own earlier challenger file is never an input: it is about to be rewritten and
+    # may belong to another gold set.
+    own = [] if "retrain" not in (cfg.get("kinds") or []) else [
+        str(ctx.stage_dir("experiment") / RESULTS / "predictions.parquet")]
+    inputs = inputs or load_inputs(ctx, exclude=own)
     kinds = [k for k in KINDS if k in (cfg.get("kinds") or [])]
     with console.progress("experiment", total=len(kinds)) as step:
         result = run_experiment(inputs.eval_table, inputs.scores, cfg,
@@ -196,7 +200,8 @@ def sweep(overrides: Sequence[str], params: Path | None) -> list[Outcome]:
     if mode not in ("max", "min"):
         raise ConfigError(f"experiment.objective.mode must be max or min, got {mode!r}")
     folder = first.stage_dir("experiment") / "sweep"
-    inputs = load_inputs(first)
+    inputs = load_inputs(first, exclude=[str(first.stage_dir("experiment") / RESULTS /
+                                             "predictions.parquet")])
     outcomes, rows = [], []
     with stage_run(first.section("mlflow"), "experiment-sweep", first.plain,
                    first.project_root, {**first.base_tags(), "sweep.runs": len(combos),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,10 +87,10 @@ def manifest(ctx: Context, hashes: dict[str, str], result: IngestResult) -> dict
             "summary": result.summary}
 
 
-def load_inputs(ctx: Context) -> Inputs:
+def load_inputs(ctx: Context, exclude: Collection[str] = ()) -> Inputs:
     """Ingest's outputs when current for this config (else a fresh in-process ingest), plus
-    the models of `data.extra_predictions`."""
-    return _with_extra_predictions(ctx, _load_ingested(ctx))
+    the models of `data.extra_predictions` (but not the files in `exclude`)."""
+    return _with_extra_predictions(ctx, _load_ingested(ctx), exclude)
 
 
 def _load_ingested(ctx: Context) -> Inputs:
@@ -124,7 +124,7 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _with_extra_predictions(ctx: Context, inputs: Inputs) -> Inputs:
+def _with_extra_predictions(ctx: Context, inputs: Inputs, exclude: Collection[str]) -> Inputs:
     """Join `data.extra_predictions` files (e.g. a retrained challenger) to the score table.
 
     They are validated here rather than by ingest, so the pipeline stays acyclic (the
@@ -132,7 +132,8 @@ def _with_extra_predictions(ctx: Context, inputs: Inputs) -> Inputs:
     keeps describing ingest's own inputs; their hashes join the lineage as `extra:<path>`.
     """
     data = ctx.section("data")
-    listed = [str(p) for p in data.get("extra_predictions") or []]
+    skip = {Path(p).resolve() for p in exclude}
+    listed = [str(p) for p in data.get("extra_predictions") or [] if Path(p).resolve() not in skip]
     present = [p for p in listed if Path(p).is_file()]
     inputs.notices += [f"extra predictions {p} not found: skipped" for p in listed
                        if p not in present]
