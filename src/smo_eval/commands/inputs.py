@@ -18,6 +18,7 @@ import pandas as pd
 
 from smo_eval import console
 from smo_eval.commands.context import Context
+from smo_eval.goldstore import REF_PREFIX, GoldStore
 from smo_eval.io.readers import RawTable, read_table
 from smo_eval.lineage import input_hashes
 from smo_eval.stages.ingest import IngestResult, append_predictions, ingest
@@ -47,7 +48,12 @@ class Inputs:
 
 def configured_paths(ctx: Context) -> dict[str, str | None]:
     data = ctx.section("data")
-    return {name: (str(data[name]) if data.get(name) else None) for name in TABLES}
+    paths = {name: (str(data[name]) if data.get(name) else None) for name in TABLES}
+    gold = paths["gold"]
+    if gold and gold.startswith(REF_PREFIX):  # data.gold=gold:latest reads the gold store
+        store = GoldStore(Path(str(ctx.section("labels")["gold"]["store"])))
+        paths["gold"] = str(store.path(store.resolve(gold)))
+    return paths
 
 
 def read_inputs(ctx: Context, step: Callable[[str], None] | None = None
