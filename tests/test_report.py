@@ -137,7 +137,8 @@ def test_kpi_status_follows_intervals_and_targets(tables: dict[str, object]) -> 
                 if r.recall_hi < targets[r.slice]}
     assert {b for b in below if b[1].startswith("risk_category=")} == expected
     kpi = next(s for s in report.sections if s.key == "kpi")
-    assert [t.title for t in kpi.tables] == ["KPIs of v1", "KPIs of v2"]
+    # v3-retrain: the challenger the pipeline's experiment stage retrains
+    assert [t.title for t in kpi.tables] == ["KPIs of v1", "KPIs of v2", "KPIs of v3-retrain"]
 
 
 def test_missing_stages_are_marked_not_run(tables: dict[str, object]) -> None:

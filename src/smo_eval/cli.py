@@ -22,6 +22,7 @@ from smo_eval.commands import compare as compare_cmd
 from smo_eval.commands import drift as drift_cmd
 from smo_eval.commands import errors as errors_cmd
 from smo_eval.commands import evaluate as evaluate_cmd
+from smo_eval.commands import experiment as experiment_cmd
 from smo_eval.commands import gate as gate_cmd
 from smo_eval.commands import gold as gold_cmd
 from smo_eval.commands import ingest as ingest_cmd
@@ -30,6 +31,7 @@ from smo_eval.commands import pipeline
 from smo_eval.commands import report as report_cmd
 from smo_eval.commands import sample as sample_cmd
 from smo_eval.commands.context import Context
+from smo_eval.commands.sweep import has_sweep
 from smo_eval.config import dump_params, load_config
 from smo_eval.errors import SmoEvalError
 
@@ -200,6 +202,21 @@ def verdict(path: Annotated[Path, typer.Argument(help="gate.json written by `smo
             = Path("outputs/gate/gate.json")) -> None:
     """Exit with the recorded gate verdict: 0 pass, 1 fail, 2 missing or could not run."""
     gate_cmd.exit_with_verdict(path)
+
+
+@app.command()
+@guarded
+def experiment(overrides: Overrides = None, params: Params = None,
+               multirun: Annotated[bool, typer.Option(
+                   "--multirun", "-m", help="Sweep: one nested MLflow run per combination "
+                   "of comma-separated override values.")] = False) -> None:
+    """Improvement experiments: per-slice thresholds, calibration, a retrained challenger."""
+    if multirun:
+        experiment_cmd.sweep(overrides or [], params)
+        return
+    if has_sweep(overrides or []):
+        raise SmoEvalError("sweep overrides (key=a,b) need -m: smo-eval experiment -m ...")
+    experiment_cmd.run(Context.load(overrides, params))
 
 
 @app.command()
