@@ -24,6 +24,10 @@ from smo_eval.taxonomy import Taxonomy
 from smo_eval.tracking import StageRun, metric_name, stage_run
 
 HTML_FILE = "evidently_report.html"
+NO_EVIDENTLY_PAGE = ("<!doctype html><html><head><meta charset='utf-8'>"
+                     "<title>Evidently drift report</title></head><body><p>The Evidently report was not generated: "
+                     "<code>drift.evidently.enabled=false</code>. The effect-size drift tests "
+                     "are in drift.json and drift.csv.</p></body></html>\n")
 
 
 def _file_window(ctx: Context, name: str, spec: Mapping[str, Any]) -> Window:
@@ -157,9 +161,11 @@ def write_outputs(result: DriftResult, folder: Path, snapshot: Any) -> None:
     write_csv(result.drift, folder / "drift.csv")
     write_csv(result.estimate, folder / "performance_estimate.csv")
     write_csv(result.terms, folder / "emerging_terms.csv")
-    if snapshot is not None:
-        with atomic_path(folder / HTML_FILE) as tmp:
+    with atomic_path(folder / HTML_FILE) as tmp:
+        if snapshot is not None:
             snapshot.save_html(str(tmp))
+        else:  # the file is a declared DVC output: say why there is no Evidently report
+            tmp.write_text(NO_EVIDENTLY_PAGE, encoding="utf-8")
 
 
 def show(result: DriftResult) -> None:
