@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from smo_eval.engine import lattice
 from smo_eval.engine.terms import log_odds, vectorize
 
 ROOT = Path(__file__).parents[1]
@@ -63,3 +64,24 @@ def test_log_odds_matches_a_direct_count_and_char_ngrams_for_chinese() -> None:
     assert found["n_error_docs"].iloc[j] == 3 and found["n_correct_docs"].iloc[j] == 0
     k = list(vocab).index("天气")
     assert found["z"].iloc[j] > 0 > found["z"].iloc[k]
+
+
+def test_near_duplicate_slices_are_dropped_by_jaccard_of_their_rows() -> None:
+    rng = np.random.default_rng(4)
+    n = 2000
+    a = rng.choice(["x", "y"], n, p=[0.2, 0.8])
+    b = np.where((a == "x") & (rng.random(n) < 0.9), "p", rng.choice(["p", "q"], n))
+    c = rng.choice(["u", "v"], n)
+    cols = [lattice.column_of(name, pd.Series(v)) for name, v in (("a", a), ("b", b), ("c", c))]
+    ranked = [(("a", "x"),), (("a", "x"), ("b", "p")), (("c", "u"),), (("a", "x"), ("c", "u"))]
+    rows = [np.logical_and.reduce([{"a": a, "b": b, "c": c}[k] == v for k, v in conds])
+            for conds in ranked]
+    slices = pd.DataFrame({"conditions": ranked, "n": [int(r.sum()) for r in rows]})
+    kept = lattice.drop_near_duplicates(slices, cols, max_jaccard=0.8, top=10)
+    expected: list[int] = []  # greedy by rank with Jaccard from the row sets themselves
+    for i, r in enumerate(rows):
+        if all((r & rows[j]).sum() / (r | rows[j]).sum() < 0.8 for j in expected):
+            expected.append(i)
+    assert list(kept["conditions"]) == [ranked[i] for i in expected]
+    assert len(expected) == 3  # slice 2 (a=x & b=p) repeats slice 1's rows
+    assert len(lattice.drop_near_duplicates(slices, cols, max_jaccard=0.8, top=2)) == 2

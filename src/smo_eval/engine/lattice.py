@@ -8,7 +8,7 @@ and errors (both shrink as conditions are added, so the pruning loses nothing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -135,6 +135,49 @@ def prune_redundant(slices: pd.DataFrame, explain_share: float) -> pd.DataFrame:
                 keep[i] = False  # i repeats j's rows with a redundant condition
                 break
     return slices[keep].reset_index(drop=True)
+
+
+def drop_near_duplicates(slices: pd.DataFrame, columns: Sequence[Column], max_jaccard: float,
+                         top: int) -> pd.DataFrame:
+    """The first `top` slices in rank order, skipping a slice whose rows overlap a better-ranked
+    kept one with Jaccard >= max_jaccard: `target=x & length<20` and `target=x & length<20 &
+    code_mixed=False` are one finding under two names, and would crowd others out of the top.
+
+    Row masks are built only for slices that get this far (a few times `top`), each compared
+    with at most `top` kept ones."""
+    by_name = {c.name: c for c in columns}
+    sizes = slices["n"].to_numpy()
+    kept: list[tuple[np.ndarray, int]] = []
+    keep: list[int] = []
+    for i, conds in enumerate(slices["conditions"]):
+        if len(keep) == top:
+            break
+        rows: np.ndarray | None = None
+        duplicate = False
+        for other, n_other in kept:
+            n_i = int(sizes[i])
+            if min(n_i, n_other) < max_jaccard * max(n_i, n_other):
+                continue  # even full nesting could not reach the threshold
+            if rows is None:
+                rows = mask(by_name, conds)
+            inter = int(np.count_nonzero(rows & other))
+            if inter >= max_jaccard * (n_i + n_other - inter):
+                duplicate = True
+                break
+        if not duplicate:
+            keep.append(i)
+            kept.append((mask(by_name, conds) if rows is None else rows, int(sizes[i])))
+    return slices.iloc[keep].reset_index(drop=True)
+
+
+def mask(columns: Mapping[str, Column], conditions: tuple[tuple[str, str], ...]) -> np.ndarray:
+    """Rows meeting every `column = value` condition."""
+    first = next(iter(columns.values()))
+    out = np.ones(len(first.codes), dtype=bool)
+    for column, value in conditions:
+        col = columns[column]
+        out &= col.codes == col.values.index(value)
+    return out
 
 
 def name(conditions: tuple[tuple[str, str], ...]) -> str:

@@ -48,12 +48,7 @@ class _Columns:
         return [lattice.Column(c.name, c.codes[rows], c.values) for c in self.columns.values()]
 
     def mask(self, conditions: tuple[tuple[str, str], ...]) -> np.ndarray:
-        first = next(iter(self.columns.values()))
-        out = np.ones(len(first.codes), dtype=bool)
-        for name, value in conditions:
-            col = self.columns[name]
-            out &= col.codes == col.values.index(value)
-        return out
+        return lattice.mask(self.columns, conditions)
 
 
 def errors(table: pd.DataFrame, scores: pd.DataFrame, errors_cfg: Mapping[str, Any],
@@ -161,13 +156,14 @@ def _failure_slices(columns: _Columns, pop: np.ndarray, err: np.ndarray,
                     cfg: Mapping[str, Any]) -> pd.DataFrame:
     rows = np.flatnonzero(pop)
     e = err[rows]
-    found = lattice.search(columns.subset(rows), e, int(cfg["max_conditions"]),
-                           int(cfg["min_support"]), int(cfg["min_errors"]))
+    subset = columns.subset(rows)
+    found = lattice.search(subset, e, int(cfg["max_conditions"]), int(cfg["min_support"]),
+                           int(cfg["min_errors"]))
     scored = lattice.score(found, len(rows), int(e.sum()), float(cfg["alpha"]),
                            float(cfg["min_lift"]), float(cfg["size_weight"]))
     top = int(cfg["top"])
     pruned = lattice.prune_redundant(scored.head(top * 10), float(cfg["explain_share"]))
-    pruned = pruned.head(top)
+    pruned = lattice.drop_near_duplicates(pruned, subset, float(cfg["max_jaccard"]), top)
     pruned.insert(0, "rank", np.arange(1, len(pruned) + 1))
     return pruned
 
