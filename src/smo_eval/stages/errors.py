@@ -163,7 +163,8 @@ def _failure_slices(columns: _Columns, pop: np.ndarray, err: np.ndarray,
                            float(cfg["min_lift"]), float(cfg["size_weight"]))
     top = int(cfg["top"])
     pruned = lattice.prune_redundant(scored.head(top * 10), float(cfg["explain_share"]))
-    pruned = lattice.drop_near_duplicates(pruned, subset, float(cfg["max_jaccard"]), top)
+    pruned = lattice.drop_near_duplicates(pruned, subset, float(cfg["max_jaccard"]), top,
+                                          frozenset(FEATURES))
     pruned.insert(0, "rank", np.arange(1, len(pruned) + 1))
     return pruned
 
