@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
@@ -21,7 +22,8 @@ CLI = [sys.executable, "-m", "smo_eval.cli"]
 def test_errors_finds_planted_failure_slice_and_coded_terms(project: Path) -> None:
     planted = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/sample/default.yaml"))["planted"]
     assert isinstance(planted, dict)
-    for argv in (["sample", "sample.n_items=60000"], ["errors", "mlflow.enabled=false"]):
+    store = f"sqlite:///{project}/mlflow.db"
+    for argv in (["sample", "sample.n_items=60000"], ["errors", f"mlflow.tracking_uri={store}"]):
         done = subprocess.run([*CLI, *argv], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
     out = project / "outputs/errors"
@@ -52,6 +54,21 @@ def test_errors_finds_planted_failure_slice_and_coded_terms(project: Path) -> No
     queue = pd.read_excel(out / "review_queue.xlsx")
     assert (np.diff(queue["impact"].to_numpy()) <= 1e-12).all()
     assert set(queue["error"]) <= {"fn", "fp"}
+
+    # The run is in MLflow: error counts and root-cause buckets as metrics, the files as
+    # artifacts, read back from the store.
+    client = mlflow.MlflowClient(tracking_uri=store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                              filter_string="tags.`smo_eval.stage` = 'errors'")
+    assert len(runs) == 1
+    logged = runs[0].data.metrics
+    assert logged["v1/n_fn"] == misses
+    both_kinds = rca[(rca["model"] == "v1") & (rca["slice"] == "overall")]  # FN + FP
+    for bucket in buckets:
+        assert logged[f"v1/rca/{bucket}"] == int(both_kinds[bucket].sum())
+    names = {a.path for a in client.list_artifacts(runs[0].info.run_id, "errors")}
+    assert {f"errors/{f}" for f in ("failure_slices.csv", "error_terms.csv", "rca.csv",
+                                    "review_queue.xlsx")} <= names
 
 
 def test_log_odds_matches_a_direct_count_and_char_ngrams_for_chinese() -> None:
