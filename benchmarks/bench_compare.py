@@ -15,7 +15,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.measure import measure_call, measure_command
+import psutil
+
+from benchmarks.measure import measure_call
 
 ROOT = Path(__file__).resolve().parents[1]
 SMO = [sys.executable, "-m", "smo_eval.cli"]
@@ -31,12 +33,25 @@ def prepare(rows: int, workdir: Path) -> None:
 
 
 def command_with_cpu(argv: Sequence[str], workdir: Path) -> tuple[float, float, float]:
-    """(wall seconds, peak GB, CPU seconds) of a whole command."""
+    """(wall seconds, peak GB RSS, CPU seconds) of one command. The peak is polled on the
+    process itself: the kernel's RUSAGE_CHILDREN maximum would also count `prepare`'s
+    sample and ingest runs, which need far more memory than the command timed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seconds, peak = measure_command(argv, workdir)
+    start = time.perf_counter()
+    proc = psutil.Popen(list(argv), cwd=workdir, stdout=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
+    if proc.wait() != 0:
+        raise subprocess.CalledProcessError(proc.returncode, list(argv))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return seconds, peak, cpu
+    return seconds, peak / 1e9, cpu
 
 
 def run(rows: int, workdir: Path) -> list[dict]:
