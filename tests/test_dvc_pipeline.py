@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -52,10 +54,12 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
     target, env = clone
     out = _run([DVC, "repro", "pipelines/dvc.yaml"], target, env)
-    for stage in ("sample", "ingest", "evaluate"):
+    for stage in ("sample", "ingest", "evaluate", "labels", "drift"):
         assert f"Running stage 'pipelines/dvc.yaml:{stage}'" in out
     metrics = json.loads(_run([DVC, "metrics", "show", "--json"], target, env))
     values = next(iter(metrics.values()))["data"]["outputs/evaluate/metrics.json"]["data"]
+    drift = next(iter(metrics.values()))["data"]["outputs/drift/drift.json"]["data"]
+    assert drift["columns"]["language"]["value"] > 0
     assert 0 < values["v2"]["recall"] < 1 and values["v1"]["n"] == 8000
     plots = json.loads(_run([DVC, "plots", "show", "--json"], target, env))
     rendered = plots["data"]
@@ -67,8 +71,13 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
     assert "Running stage" not in again  # nothing changed: nothing runs
 
     # `smo-eval run` executes the same stages in-process and writes the same files.
-    _run([str(BIN / "smo-eval"), "run", "--params", "params.yaml", "out_dir=inproc",
-          "mlflow.enabled=false"], target, env)
+    # Its exit code is the gate's verdict (1: the default gate fails on the planted regression).
+    done = subprocess.run([str(BIN / "smo-eval"), "run", "--params", "params.yaml",
+                           "out_dir=inproc", "mlflow.enabled=false"], cwd=target, env=env,
+                          capture_output=True, text=True, timeout=600)
+    gate = json.loads((target / "outputs/gate/gate.json").read_text())
+    assert done.returncode == (0 if gate["passed"] else 1), done.stderr
+    assert json.loads((target / "inproc/gate/gate.json").read_text()) == gate
     for name in ("evaluate/slice_metrics.csv", "evaluate/metrics.json",
                  "evaluate/curves/roc/v2.csv"):
         assert (target / "inproc" / name).read_bytes() == (target / "outputs" / name).read_bytes()
@@ -77,15 +86,25 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
 def test_dvc_exp_run_with_a_hydra_override(clone: tuple[Path, dict[str, str]]) -> None:
     target, env = clone
     _run([DVC, "exp", "run", "pipelines/dvc.yaml", "-S", "evaluate.threshold=0.6",
-          "-S", "sample.n_items=8000"], target, env)
+          "-S", "sample.n_items=8000", "-S", "gate=release"], target, env)
     shown = json.loads(_run([DVC, "exp", "show", "--json"], target, env))
-    thresholds = []
+    thresholds, gates = [], []
     for entry in shown:
         for exp in entry.get("experiments") or []:
             for rev in exp.get("revs", []):
                 params = rev["data"]["params"]["params.yaml"]["data"]
                 thresholds.append(params["evaluate"]["threshold"])
+                verdict = rev["data"]["metrics"]["outputs/gate/metrics.json"]["data"]
+                gates.append((params["gate"]["name"], verdict["passed"], verdict["checks"]))
     assert 0.6 in thresholds
+    # The strict gate ran as the last stage and `dvc exp show` lists its verdict.
+    gate_json = json.loads((target / "outputs/gate/gate.json").read_text())
+    assert gate_json["gate"] == "release" and gate_json["verdict"] == "fail"
+    assert ("release", 0, len(gate_json["checks"])) in gates
+    table = list(csv.DictReader(io.StringIO(
+        _run([DVC, "exp", "show", "--no-pager", "--csv"], target, env))))
+    experiments = [row for row in table if row["Experiment"]]
+    assert experiments and all(row["passed"] == "0" for row in experiments)
     metrics = json.loads((target / "outputs/evaluate/metrics.json").read_text())
     slices = (target / "outputs/evaluate/slice_metrics.csv").read_text()
     assert ",0.6," in slices and metrics["v1"]["n"] == 8000

@@ -20,12 +20,18 @@ def test_demo_leaves_outputs_and_an_mlflow_run(project: Path) -> None:
     assert "Overall (95% intervals)" in result.output
     folder = project / "outputs/evaluate"
     slices = pd.read_csv(folder / "slice_metrics.csv")
-    assert {"v1", "v2"} == set(slices["model"])
+    # The demo's experiment stage retrains a challenger that evaluate then judges too.
+    assert {"v1", "v2", "v3-retrain"} == set(slices["model"])
+    results = project / "outputs/experiment/results"
+    assert {"thresholds.csv", "threshold_judgement.csv", "predictions.parquet",
+            "calibration.csv"} <= {p.name for p in results.iterdir()}
     headline = json.loads((folder / "metrics.json").read_text())
     overall = slices[(slices["slice"] == "overall") & (slices["model"] == "v2")].iloc[0]
     assert headline["v2"]["recall"] == round(overall["recall"], 6)
     for kind in ("roc", "pr", "reliability"):
         assert (folder / "curves" / kind / "v1.csv").is_file()
+    drift = json.loads((project / "outputs/drift/drift.json").read_text(encoding="utf-8"))
+    assert drift["windows"]["current"]["n"] > 0 and "score:v1" in drift["columns"]
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("smo-eval")
@@ -38,7 +44,9 @@ def test_demo_leaves_outputs_and_an_mlflow_run(project: Path) -> None:
     assert run.data.params["evaluate.threshold"] == "0.5"
     assert len(run.data.tags["input.gold.sha256"]) == 64
     assert run.data.tags["gold_version"] == "sample-v1"
-    assert run.data.tags["models"] == "v1,v2"
+    assert run.data.tags["models"] == "v1,v2,v3-retrain"
+    versions = client.search_model_versions("name='smo-safety-classifier'")
+    assert len(versions) == 1
     parent = run.data.tags["mlflow.parentRunId"]
     assert client.get_run(parent).info.run_name == "pipeline"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluate")}

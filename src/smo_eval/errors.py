@@ -51,3 +51,9 @@ class ContractError(SmoEvalError):
         if len(problems) > shown:
             lines.append(f"... and {len(problems) - shown} more problem(s)")
         super().__init__("\n".join(lines))
+
+
+class GateFailed(SmoEvalError):
+    """The release gate ran and its verdict is fail: exit 1 (not "could not run")."""
+
+    exit_code = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -10,7 +11,8 @@ from smo_eval import console
 from smo_eval.commands.context import Context
 from smo_eval.commands.inputs import Inputs, load_inputs
 from smo_eval.io.writers import write_csv, write_json, write_table
-from smo_eval.stages.evaluate import Evaluation, evaluate
+from smo_eval.stages.evaluate import Evaluation, Threshold, evaluate, model_thresholds
+from smo_eval.stages.experiment.thresholds import read_thresholds, thresholds_for_rows
 from smo_eval.tracking import StageRun, metric_name, stage_run
 
 
@@ -19,10 +21,13 @@ def run(ctx: Context, inputs: Inputs | None = None) -> Evaluation:
     if not inputs.reused:
         console.notices(["ingest outputs missing or stale for this config: inputs validated "
                          "in-process"])
+    console.notices(inputs.notices)
     cfg = ctx.section("evaluate")
-    with console.progress("evaluating", total=len(cfg.get("models") or inputs.models)) as step:
+    models = list(cfg.get("models") or inputs.models)
+    thresholds = operating_points(models, cfg, inputs.eval_table)
+    with console.progress("evaluating", total=len(models)) as step:
         result = evaluate(inputs.eval_table, inputs.scores, cfg, ctx.section("slicing"),
-                          ctx.seed, progress=step)
+                          ctx.seed, thresholds=thresholds, progress=step)
     console.notices(result.notices)
     folder = ctx.stage_dir("evaluate")
     write_outputs(result, folder)
@@ -34,6 +39,17 @@ def run(ctx: Context, inputs: Inputs | None = None) -> Evaluation:
         if mlrun is not None:
             log(mlrun, result, folder, ctx.section("mlflow").get("slice_metrics") or [])
     return result
+
+
+def operating_points(models: list[str], cfg: dict[str, Any],
+                     table: pd.DataFrame) -> dict[str, Threshold]:
+    """Each model's threshold: per row from `evaluate.thresholds_file` (written by `smo-eval
+    experiment`) for the models it lists, else `evaluate.thresholds` / `evaluate.threshold`."""
+    chosen = model_thresholds(models, cfg)
+    path = cfg.get("thresholds_file")
+    if path:
+        chosen |= thresholds_for_rows(read_thresholds(Path(str(path))), table, models)
+    return chosen
 
 
 def write_outputs(result: Evaluation, folder: Path) -> None:

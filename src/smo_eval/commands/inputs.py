@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,10 @@ import pandas as pd
 
 from smo_eval import console
 from smo_eval.commands.context import Context
+from smo_eval.goldstore import REF_PREFIX, GoldStore
 from smo_eval.io.readers import RawTable, read_table
 from smo_eval.lineage import input_hashes
-from smo_eval.stages.ingest import IngestResult, ingest
+from smo_eval.stages.ingest import IngestResult, append_predictions, ingest
 from smo_eval.taxonomy import Taxonomy
 
 TABLES = ("items", "gold", "predictions", "annotations")
@@ -38,6 +39,7 @@ class Inputs:
     hashes: dict[str, str]
     gold_version: str | None
     reused: bool
+    notices: list[str] = field(default_factory=list)
 
     @property
     def models(self) -> list[str]:
@@ -46,7 +48,12 @@ class Inputs:
 
 def configured_paths(ctx: Context) -> dict[str, str | None]:
     data = ctx.section("data")
-    return {name: (str(data[name]) if data.get(name) else None) for name in TABLES}
+    paths = {name: (str(data[name]) if data.get(name) else None) for name in TABLES}
+    gold = paths["gold"]
+    if gold and gold.startswith(REF_PREFIX):  # data.gold=gold:latest reads the gold store
+        store = GoldStore(Path(str(ctx.section("labels")["gold"]["store"])))
+        paths["gold"] = str(store.path(store.resolve(gold)))
+    return paths
 
 
 def read_inputs(ctx: Context, step: Callable[[str], None] | None = None
@@ -63,7 +70,8 @@ def read_inputs(ctx: Context, step: Callable[[str], None] | None = None
 
 def config_digest(ctx: Context) -> str:
     """Digest of everything that changes what ingest produces besides the files themselves."""
-    relevant = {"data": ctx.section("data"), "taxonomy": ctx.section("taxonomy")}
+    data = {k: v for k, v in ctx.section("data").items() if k != "extra_predictions"}
+    relevant = {"data": data, "taxonomy": ctx.section("taxonomy")}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -85,7 +93,13 @@ def manifest(ctx: Context, hashes: dict[str, str], result: IngestResult) -> dict
             "summary": result.summary}
 
 
-def load_inputs(ctx: Context) -> Inputs:
+def load_inputs(ctx: Context, exclude: Collection[str] = ()) -> Inputs:
+    """Ingest's outputs when current for this config (else a fresh in-process ingest), plus
+    the models of `data.extra_predictions` (but not the files in `exclude`)."""
+    return _with_extra_predictions(ctx, _load_ingested(ctx), exclude)
+
+
+def _load_ingested(ctx: Context) -> Inputs:
     """Ingest's outputs when current for this config, else a fresh in-process ingest."""
     folder = ctx.out_dir / "ingest"
     hashes = input_hashes(configured_paths(ctx))
@@ -114,3 +128,25 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _with_extra_predictions(ctx: Context, inputs: Inputs, exclude: Collection[str]) -> Inputs:
+    """Join `data.extra_predictions` files (e.g. a retrained challenger) to the score table.
+
+    They are validated here rather than by ingest, so the pipeline stays acyclic (the
+    experiment stage reads ingest's tables and writes such a file) and ingest's manifest
+    keeps describing ingest's own inputs; their hashes join the lineage as `extra:<path>`.
+    """
+    data = ctx.section("data")
+    skip = {Path(p).resolve() for p in exclude}
+    listed = [str(p) for p in data.get("extra_predictions") or [] if Path(p).resolve() not in skip]
+    present = [p for p in listed if Path(p).is_file()]
+    inputs.notices += [f"extra predictions {p} not found: skipped" for p in listed
+                       if p not in present]
+    if not present:
+        return inputs
+    raw = {p: read_table(p, data.get("encoding", "auto"), data.get("sheet", 0)) for p in present}
+    inputs.scores = append_predictions(inputs.eval_table, inputs.scores, raw, data)
+    inputs.hashes |= {f"extra:{k}": v for k, v in input_hashes(
+        {p: p for p in present}).items()}
+    return inputs

@@ -118,7 +118,8 @@ def score(slices: pd.DataFrame, n_total: int, e_total: int, alpha: float,
     against its size: (1 - w) (lift - 1) - w (N / n - 1). Ranking by excess errors alone
     lets big, mildly worse slices (a whole language) bury small, badly broken ones."""
     out = slices.copy()
-    n, e = out["n"].to_numpy(), out["errors"].to_numpy()
+    # int64 even when no slice was found (an empty frame's columns are object dtype).
+    n, e = out["n"].to_numpy(np.int64), out["errors"].to_numpy(np.int64)
     base = e_total / max(n_total, 1)
     rate = e / np.maximum(n, 1)
     rest_n, rest_e = n_total - n, e_total - e

@@ -62,7 +62,9 @@ def _thresholds(models: list[str], cfg: Mapping[str, Any],
 
 def _check(cfg: Mapping[str, Any], models: list[str]) -> tuple[str, list[str], list[str]]:
     baseline = str(cfg["baseline"])
-    candidates = [str(c) for c in (cfg.get("candidates") or [])]
+    optional = {str(c) for c in (cfg.get("optional_candidates") or [])}
+    candidates = [str(c) for c in (cfg.get("candidates") or [])
+                  if str(c) in models or str(c) not in optional]
     unknown = [m for m in [baseline, *candidates] if m not in models]
     if unknown:
         raise ConfigError(f"compare.baseline/compare.candidates name models without "
@@ -87,6 +89,8 @@ def compare(table: pd.DataFrame, scores: pd.DataFrame, compare_cfg: Mapping[str,
     thr = _thresholds([baseline, *candidates], compare_cfg, thresholds)
     index, notices = build_slice_index(table, slicing_cfg.get("dimensions") or [],
                                        slicing_cfg.get("crosses") or [])
+    notices += [f"candidate {c} has no predictions yet: left out" for c in
+                compare_cfg.get("optional_candidates") or [] if c not in scores.columns]
     labels = table["label"].to_numpy()
     rng = np.random.default_rng(seed)
     base_scores = scores[baseline].to_numpy()

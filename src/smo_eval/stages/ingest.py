@@ -230,3 +230,39 @@ def _gold_version(eval_table: pd.DataFrame) -> str | None:
         return None
     versions = sorted(map(str, eval_table["gold_version"].dropna().unique()))
     return ",".join(versions) if versions else None
+
+
+def append_predictions(eval_table: pd.DataFrame, scores: pd.DataFrame,
+                       extra: Mapping[str, RawTable], data_cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """Validate further prediction files against the gold items and add their models' columns.
+
+    Each file is checked like `predictions` (columns, scores in [0, 1], duplicates) and every
+    row must name a gold item; a model already in the score table is a configuration error,
+    so a challenger can never silently replace the champion's scores.
+    """
+    columns = data_cfg.get("columns") or {}
+    rename = source_to_canonical("predictions", columns, data_cfg.get("table_columns") or {})
+    index = pd.Index(eval_table["item_id"])
+    out = scores
+    for name, table in extra.items():
+        raw = RawTable(table.frame.assign(**{ROW: np.arange(len(table.frame)) + table.first_row}),
+                       table.path, table.first_row, table.encoding)
+        checked = validate_table(raw, PREDICTIONS, rename)
+        frame = checked.frame
+        if frame["item_id"].dtype != index.dtype:
+            frame["item_id"] = frame["item_id"].astype("string")
+            index = index.astype("string")
+        orphan = ~frame["item_id"].isin(index).to_numpy()
+        problems = [RowProblem(str(f), int(str(r)), str(c), str(why)) for f, r, c, why in
+                    checked.problems[["file", "row", "column", "reason"]].head(20).to_numpy()]
+        problems += [RowProblem(str(table.path), int(r), "item_id",
+                                "prediction for an item without gold")
+                     for r in frame.loc[orphan, ROW].head(20)]
+        if problems:
+            raise ContractError(problems)
+        clash = sorted(set(map(str, frame["model"].unique())) & set(out.columns))
+        if clash:
+            raise ContractError([RowProblem(name, None, "model",
+                                            f"model(s) {clash} already in the predictions")])
+        out = pd.concat([out, _wide_scores(pd.Series(index), frame)], axis=1)
+    return out

@@ -1,0 +1,197 @@
+"""`smo-eval gold ingest|list|diff`: the versioned gold store and what each relabel changed.
+
+`gold ingest FILE` validates a QA delivery with the data contract (column and label mappings
+from `data.*`), stores it as a version under `labels.gold.store` (DVC-tracked through
+`labels.gold.pointer` when the project is a DVC repo), diffs it against the previous version
+and re-evaluates every model configured in `data.predictions` on both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from smo_eval import console
+from smo_eval.commands.context import Context
+from smo_eval.contract.schema import GOLD, ITEMS, PREDICTIONS, source_to_canonical
+from smo_eval.contract.validate import LabelMap, validate_table
+from smo_eval.errors import ContractError, RowProblem
+from smo_eval.goldstore import REF_PREFIX, GoldStore, Version, dvc_track
+from smo_eval.io.readers import read_table
+from smo_eval.io.writers import write_csv, write_json
+from smo_eval.lineage import file_sha256
+from smo_eval.stages.evaluate import model_thresholds
+from smo_eval.stages.gold_diff import CHANGES, diff_gold, diff_summary, metric_split
+from smo_eval.taxonomy import Taxonomy
+from smo_eval.tracking import metric_name, stage_run
+
+
+def store(ctx: Context) -> GoldStore:
+    return GoldStore(Path(str(ctx.section("labels")["gold"]["store"])))
+
+
+def resolve_ref(ctx: Context, value: str) -> str:
+    """`gold:latest`, `gold:<id>` or `gold:<name>` -> the stored version's Parquet file."""
+    if not value.startswith(REF_PREFIX):
+        return value
+    gold = store(ctx)
+    return str(gold.path(gold.resolve(value)))
+
+
+def _validated(ctx: Context, name: str, path: str) -> pd.DataFrame:
+    """One table read and checked with the configured mappings; bad rows fail or are dropped."""
+    data = ctx.section("data")
+    raw = read_table(path, data.get("encoding", "auto"), data.get("sheet", 0))
+    spec = {"gold": GOLD, "items": ITEMS, "predictions": PREDICTIONS}[name]
+    rename = source_to_canonical(name, data.get("columns") or {}, data.get("table_columns") or {})
+    kwargs = {}
+    if name == "gold":
+        taxonomy = Taxonomy.from_config(ctx.section("taxonomy"))
+        kwargs = {"labels": LabelMap.from_lists(data["labels"]["positive"],
+                                                data["labels"]["negative"]),
+                  "categories": taxonomy.names, "safe_category": taxonomy.safe_category}
+    checked = validate_table(raw, spec, rename, **kwargs)  # type: ignore[arg-type]
+    if not checked.problems.empty:
+        problems = [RowProblem(r.file, int(r.row), r.column, r.reason)
+                    for r in checked.problems.head(50).itertuples(index=False)]
+        if data.get("on_error", "fail") != "quarantine":
+            raise ContractError(problems)
+        console.notices([f"{len(checked.rejected):,} {name} row(s) with problems left out "
+                         f"(first: {problems[0]})"])
+    frame = checked.frame
+    if "item_id" in frame.columns:
+        frame["item_id"] = frame["item_id"].astype("string")
+    return frame
+
+
+def canonical_gold(ctx: Context, path: Path) -> tuple[pd.DataFrame, str | None]:
+    """The validated gold table to store, and the source name of its reviewer column."""
+    frame = _validated(ctx, "gold", str(path)).drop(columns=["gold_version"], errors="ignore")
+    columns = {**(ctx.section("data").get("columns") or {}),
+               **((ctx.section("data").get("table_columns") or {}).get("gold") or {})}
+    reviewer = str(columns.get("reviewer", "reviewer")) if "reviewer" in frame.columns else None
+    return frame.reset_index(drop=True), reviewer
+
+
+def ingest(ctx: Context, path: Path, name: str | None = None) -> Version:
+    cfg = ctx.section("labels")["gold"]
+    table, reviewer = canonical_gold(ctx, path)
+    gold = store(ctx)
+    notes: list[str] = []
+
+    def track() -> None:
+        if cfg.get("dvc", True):
+            note = dvc_track(ctx.project_root, gold.root, Path(str(cfg["pointer"])))
+            if note:
+                notes.append(note)
+
+    version, previous, created = gold.add(table, name or path.stem, str(path), file_sha256(path),
+                                          reviewer, after_write=track)
+    console.notices(notes)
+    if not created:
+        console.console.print(f"[bold]{path}[/] has the same content as gold version "
+                              f"[bold]{version.id}[/] ({version.name}, {version.created_at}): "
+                              "no new version")
+        return version
+    console.console.print(f"stored gold version [bold]{version.id}[/] ({version.name}), "
+                          f"{version.rows:,} items, in {gold.root}")
+    if previous is not None:
+        compare(ctx, gold, previous, version)
+    return version
+
+
+def _item_metadata(ctx: Context) -> pd.DataFrame | None:
+    items = ctx.section("data").get("items")
+    return _validated(ctx, "items", str(items)) if items and Path(str(items)).is_file() else None
+
+
+def _scores(ctx: Context) -> pd.DataFrame | None:
+    preds = ctx.section("data").get("predictions")
+    if not preds or not Path(str(preds)).is_file():
+        return None
+    frame = _validated(ctx, "predictions", str(preds))
+    return frame.pivot_table(index="item_id", columns="model", values="score",
+                             aggfunc="first", observed=True)
+
+
+def _with_metadata(gold: pd.DataFrame, items: pd.DataFrame | None) -> pd.DataFrame:
+    if items is None:
+        return gold
+    meta = items[["item_id", *[c for c in items.columns if c not in gold.columns]]]
+    return gold.merge(meta, on="item_id", how="left")
+
+
+def compare(ctx: Context, gold: GoldStore, old: Version, new: Version) -> pd.DataFrame:
+    """Diff two versions, split every model's metric change, write, print and log."""
+    cfg = ctx.section("labels")["gold"]
+    dims = [str(d) for d in cfg.get("diff_dimensions") or []]
+    items = _item_metadata(ctx)
+    before, after = (_with_metadata(gold.load(v), items) for v in (old, new))
+    diff = diff_gold(before, after, dims)
+    summary = diff_summary(diff, dims)
+    scores = _scores(ctx)
+    split = pd.DataFrame()
+    if scores is not None and scores.shape[1]:
+        thresholds = {m: float(t) for m, t in model_thresholds(
+            list(scores.columns), ctx.section("evaluate")).items()}
+        split = metric_split(before, after, scores, thresholds,
+                             int(ctx.section("evaluate")["score_bins"]))
+    else:
+        console.notices(["no predictions configured (data.predictions): metric impact skipped"])
+    folder = ctx.stage_dir("labels")
+    write_csv(diff.assign(old_version=old.id, new_version=new.id), folder / "gold_diff.csv")
+    write_csv(summary, folder / "gold_diff_summary.csv")
+    write_csv(split, folder / "gold_impact.csv")
+    overall = summary.iloc[0]
+    counts = {c: int(overall[c]) for c in CHANGES}
+    write_json({"old_version": old.id, "new_version": new.id, **counts},
+               folder / "gold_diff.json")
+    show(old, new, summary, split)
+    with stage_run(ctx.section("mlflow"), "gold", ctx.plain, ctx.project_root, {
+        **ctx.base_tags(), "gold_version": new.id, "gold_version_previous": old.id,
+        "gold_version_name": new.name, "gold_source": new.source,
+    }) as mlrun:
+        if mlrun is not None:
+            metrics = {f"gold/{k}": float(v) for k, v in counts.items()}
+            for row in split.itertuples(index=False):
+                for key in ("change", "due_to_relabels", "due_to_added_removed"):
+                    metrics[metric_name(str(row.model), str(row.metric), key)] = getattr(row, key)
+            mlrun.log_metrics(metrics)
+            for name in ("gold_diff.csv", "gold_diff_summary.csv", "gold_impact.csv"):
+                mlrun.log_artifact(folder / name, "labels")
+    return diff
+
+
+def show(old: Version, new: Version, summary: pd.DataFrame, split: pd.DataFrame) -> None:
+    counts = {c: "count" for c in CHANGES}
+    console.console.print(console.table(
+        f"Gold diff {old.id} ({old.name}) -> {new.id} ({new.name})", summary, counts,
+        max_rows=30))
+    if len(split):
+        frame = split[split["metric"].isin(["recall", "precision", "f1", "roc_auc"])]
+        console.console.print(console.table(
+            "Metric change split: relabeled items vs added/removed items",
+            frame[["model", "metric", "old", "new", "change", "due_to_relabels",
+                   "due_to_added_removed"]],
+            {"old": "ratio", "new": "ratio", "change": "num", "due_to_relabels": "num",
+             "due_to_added_removed": "num"}))
+
+
+def list_versions(ctx: Context) -> pd.DataFrame:
+    versions = store(ctx).versions()
+    frame = pd.DataFrame([v.__dict__ for v in versions]) if versions else pd.DataFrame(
+        columns=["id", "name", "created_at", "rows", "positives", "source", "reviewer_column"])
+    if versions:
+        frame["latest"] = np.arange(len(frame)) == len(frame) - 1
+    cols = [c for c in ("id", "name", "created_at", "rows", "positives", "source",
+                        "reviewer_column", "previous") if c in frame.columns]
+    console.console.print(console.table(f"Gold versions in {store(ctx).root}", frame[cols],
+                                        {"rows": "count", "positives": "count"}, max_rows=50))
+    return frame
+
+
+def diff(ctx: Context, a: str, b: str) -> pd.DataFrame:
+    gold = store(ctx)
+    return compare(ctx, gold, gold.resolve(a), gold.resolve(b))

@@ -1,0 +1,210 @@
+"""Drift: what changed between a reference and a current window, and what it does to models.
+
+Pure: two windows in, tables out. Per column (metadata, each model's score, the gold label
+and category mix when both windows have gold) and per slice (each model's score within each
+slice of `drift.slicing`) it measures an effect size on the full windows from histograms
+(one bincount per column or model, slices aggregated through the engine's slice index) and
+shows the significance test beside it. An alarm needs all of:
+- the effect size at or above its threshold (how far the distribution moved),
+- at least `alarm.min_n` items in each window (small slices do not alarm),
+- p-value below `alarm.alpha` when `alarm.require_significance` (noise does not alarm).
+A million rows make every p-value tiny, but not the effect size: size alone raises nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smo_eval.contract.schema import NON_DIMENSION_COLUMNS
+from smo_eval.engine import divergence
+from smo_eval.engine.counting import ScoreGrid
+from smo_eval.engine.slices import build_slice_index
+from smo_eval.stages.drift_estimate import estimate_performance
+from smo_eval.stages.drift_terms import emerging_terms
+from smo_eval.stages.drift_windows import Window
+
+GOLD_COLUMNS = ("label", "risk_category", "parent_category")
+DRIFT_COLUMNS = ["kind", "column", "model", "slice", "dimension", "method", "value", "threshold",
+                 "test", "p_value", "n_reference", "n_current", "drifted"]
+# Numeric columns get a fine equal-width histogram over both windows' range.
+_NUMERIC_BINS = 2000
+# A numeric column with at most this many distinct values is treated as categorical.
+_MAX_NUMERIC_LEVELS = 20
+
+
+@dataclass
+class DriftResult:
+    """Column and slice drift, the label-free estimate, emerging terms and what was skipped."""
+
+    drift: pd.DataFrame
+    estimate: pd.DataFrame
+    terms: pd.DataFrame
+    windows: dict[str, dict[str, Any]]
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def alarms(self) -> pd.DataFrame:
+        return self.drift[self.drift["drifted"]]
+
+
+def metadata_columns(reference: Window, current: Window, cfg: Mapping[str, Any]) -> list[str]:
+    """Columns to test: `drift.columns`, else every metadata column both windows carry."""
+    configured = list(cfg.get("columns") or [])
+    if configured:
+        return [c for c in configured if c in reference.table and c in current.table]
+    skip = NON_DIMENSION_COLUMNS | set(GOLD_COLUMNS) | {str(cfg.get("time_column"))}
+    return [c for c in reference.table.columns
+            if c in current.table.columns and c not in skip
+            and not pd.api.types.is_datetime64_any_dtype(reference.table[c])]
+
+
+def _is_numeric(ref: pd.Series, cur: pd.Series) -> bool:
+    if not (pd.api.types.is_numeric_dtype(ref) and pd.api.types.is_numeric_dtype(cur)):
+        return False
+    if pd.api.types.is_bool_dtype(ref):
+        return False
+    return bool(pd.concat([ref.head(100_000), cur.head(100_000)]).nunique()
+                > _MAX_NUMERIC_LEVELS)
+
+
+def _method(column: str, kind: str, cfg: Mapping[str, Any]) -> tuple[str, float]:
+    """Effect-size method and threshold of a column: per-column setting, else by kind."""
+    alarm = cfg["alarm"]
+    spec = {**alarm[kind], **((alarm.get("per_column") or {}).get(column) or {})}
+    method = str(spec["method"])
+    if method not in divergence.EFFECT_METHODS:
+        raise ValueError(f"drift.alarm method {method!r} for {column!r}: alarms use an effect "
+                         f"size, one of {list(divergence.EFFECT_METHODS)}")
+    return method, float(spec["threshold"])
+
+
+def column_counts(ref: pd.Series, cur: pd.Series, numeric: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(reference counts, current counts, bin centres or None) of one column, missing
+    values as their own category (categorical) or left out (numeric)."""
+    if numeric:
+        r = pd.to_numeric(ref, errors="coerce").to_numpy(np.float64)
+        c = pd.to_numeric(cur, errors="coerce").to_numpy(np.float64)
+        r, c = r[~np.isnan(r)], c[~np.isnan(c)]
+        both = np.concatenate([r, c])
+        lo, hi = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
+        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, _NUMERIC_BINS + 1)
+        return (np.histogram(r, edges)[0][None, :], np.histogram(c, edges)[0][None, :],
+                (edges[:-1] + edges[1:]) / 2)
+    values = pd.concat([ref.astype("string"), cur.astype("string")], ignore_index=True)
+    codes, uniques = pd.factorize(values.fillna("<missing>"))
+    k = max(len(uniques), 1)
+    counts = np.bincount((np.arange(len(codes)) >= len(ref)) * k + codes, minlength=2 * k)
+    return counts[None, :k], counts[None, k:], None
+
+
+def _row(kind: str, column: str, model: str, slice_name: str, dimension: str, method: str,
+         value: float, threshold: float, numeric: bool, p: float, n_ref: float, n_cur: float,
+         cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "column": column, "model": model, "slice": slice_name,
+            "dimension": dimension, "method": method, "value": value, "threshold": threshold,
+            "test": "ks" if numeric else "chisquare", "p_value": p, "n_reference": int(n_ref),
+            "n_current": int(n_cur), "drifted": bool(alarm(value, threshold, p, n_ref, n_cur,
+                                                           cfg["alarm"]))}
+
+
+def alarm(value: float, threshold: float, p: float, n_ref: float, n_cur: float,
+          cfg: Mapping[str, Any]) -> bool:
+    """Effect size at threshold, enough items in both windows, and (optionally) significant."""
+    min_n = int(cfg.get("min_n", 1000))
+    if not np.isfinite(value) or n_ref < min_n or n_cur < min_n or value < threshold:
+        return False
+    return not (cfg.get("require_significance", True)
+                and not p < float(cfg.get("alpha", 0.05)))
+
+
+def column_drift(reference: Window, current: Window, columns: Sequence[str], kind: str,
+                 cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One drift row per column of the items (metadata or gold)."""
+    rows = []
+    for column in columns:
+        ref, cur = reference.table[column], current.table[column]
+        numeric = _is_numeric(ref, cur)
+        method, threshold = _method(column, "numeric" if numeric else "categorical", cfg)
+        if method == "wasserstein" and not numeric:
+            method = "jensenshannon"
+        r, c, centres = column_counts(ref, cur, numeric)
+        value = float(divergence.effect(method, r, c, centres, int(cfg.get("psi_bins", 10)))[0])
+        p = float(divergence.p_value(r, c, numeric)[0])
+        rows.append(_row(kind, column, "", "overall", "overall", method, value, threshold,
+                         numeric, p, r.sum(), c.sum(), cfg))
+    return rows
+
+
+def score_drift(reference: Window, current: Window, models: Sequence[str],
+                cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each model's score drift overall and within every slice of `drift.slicing`.
+
+    One bincount per model over (joint cell, window, fine logit bin); slices sum cells.
+    """
+    slicing = cfg.get("slicing") or {}
+    both = pd.concat([reference.table, current.table], ignore_index=True, join="inner")
+    index, notices = build_slice_index(both, slicing.get("dimensions") or [],
+                                       slicing.get("crosses") or [])
+    window = np.r_[np.zeros(len(reference), np.int64), np.ones(len(current), np.int64)]
+    grid = ScoreGrid(0.5, int(cfg.get("score_bins", 4096)))
+    b, j = grid.n_bins, index.n_cells
+    rows = []
+    for model in models:
+        scores = np.r_[reference.scores[model].to_numpy(np.float64),
+                       current.scores[model].to_numpy(np.float64)]
+        ok = ~np.isnan(scores)
+        key = ((index.cell_of_row[ok].astype(np.int64) * 2 + window[ok]) * b
+               + grid.bin_of(scores[ok]))
+        hist = index.aggregate(np.bincount(key, minlength=j * 2 * b).reshape(j, 2, b))
+        ref_h, cur_h = hist[:, 0], hist[:, 1]
+        method, threshold = _method(f"score:{model}", "score", cfg)
+        values = divergence.effect(method, ref_h, cur_h, grid.centres,
+                                   int(cfg.get("psi_bins", 10)))
+        _d, p = divergence.ks_pvalue(ref_h, cur_h)
+        for s, name in enumerate(index.names):
+            rows.append(_row("score", f"score:{model}", model, name, index.dimensions[s],
+                             method, float(values[s]), threshold, True, float(p[s]),
+                             ref_h[s].sum(), cur_h[s].sum(), cfg))
+    return rows, notices
+
+
+def drift(reference: Window, current: Window, models: Sequence[str],
+          thresholds: Mapping[str, float], cfg: Mapping[str, Any], seed: int,
+          progress: Callable[[str], None] | None = None) -> DriftResult:
+    """Everything `smo-eval drift` reports, from two windows (see module docstring)."""
+    step = progress or (lambda _label: None)
+    notices: list[str] = []
+    if not reference.labelled:
+        raise ValueError("the reference window needs gold labels (calibration and the "
+                         "emerging-terms baseline are fitted on it)")
+    meta = metadata_columns(reference, current, cfg)
+    rows = column_drift(reference, current, meta, "metadata", cfg)
+    if current.labelled:
+        gold = [c for c in GOLD_COLUMNS if c in reference.table and c in current.table]
+        rows += column_drift(reference, current, gold, "gold", cfg)
+    else:
+        notices.append("current window has no gold labels: category-mix drift and true "
+                       "performance skipped; the label-free estimate stands in")
+    step("columns")
+    score_rows, slice_notices = score_drift(reference, current, models, cfg)
+    notices += slice_notices
+    step("scores")
+    slicing = cfg.get("slicing") or {}
+    index, _ = build_slice_index(current.table, slicing.get("dimensions") or [],
+                                 slicing.get("crosses") or [])
+    estimate = estimate_performance(reference, current, models, thresholds, index,
+                                    cfg.get("estimate") or {})
+    step("estimate")
+    terms, term_notices = emerging_terms(reference, current, models, thresholds,
+                                         cfg.get("terms") or {}, np.random.default_rng(seed))
+    notices += term_notices
+    step("terms")
+    table = pd.DataFrame(rows + score_rows, columns=DRIFT_COLUMNS)
+    windows = {w.name: {"n": len(w), "labelled": w.labelled} for w in (reference, current)}
+    return DriftResult(table, estimate, terms, windows, notices)

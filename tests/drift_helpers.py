@@ -1,0 +1,41 @@
+"""Sample-world windows for the drift tests, built without the file round trip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smo_eval.config import load_config, to_plain
+from smo_eval.sample import generate_world
+from smo_eval.stages.drift_windows import Window, split_by_time
+from smo_eval.taxonomy import Taxonomy
+
+# Switch every planted drift effect off: both windows come from one distribution.
+NO_DRIFT = ["sample.planted.drift.language_mix.factor=1.0",
+            "sample.planted.drift.score_shift.logit_shift=0.0",
+            "sample.planted.drift.new_term.share=0.0",
+            "sample.planted.drift.new_term.category_boost=1.0"]
+
+
+def config(overrides: list[str] | None = None) -> dict[str, Any]:
+    value = to_plain(load_config(overrides or []))
+    assert isinstance(value, dict)
+    return value
+
+
+def world_windows(n_items: int, overrides: list[str] | None = None, seed: int = 7
+                  ) -> tuple[Window, Window, dict[str, Any]]:
+    """Reference and current windows of a sample world, cut on created_at as drift does."""
+    cfg = config(overrides)
+    world = generate_world(cfg["sample"], cfg["taxonomy"], n_items=n_items, seed=seed)
+    table = world.gold.merge(world.items, on="item_id")  # both sorted by item_id
+    table["parent_category"] = Taxonomy.from_config(cfg["taxonomy"]).parent_column(
+        table["risk_category"])
+    preds = world.predictions
+    scores = pd.DataFrame({str(m): preds.loc[preds["model"] == m, "score"].to_numpy(np.float32)
+                           for m in preds["model"].cat.categories})
+    ref, cur = split_by_time(table, scores, "created_at", cfg["drift"]["reference"],
+                             cfg["drift"]["current"])
+    return ref, cur, cfg
