@@ -134,9 +134,14 @@ def errors(table: pd.DataFrame, scores: pd.DataFrame, errors_cfg: Mapping[str, A
                                                                       "slice")]]]
     queue = pd.concat(out["queue"], ignore_index=True).sort_values("impact", ascending=False)
     queue = queue.head(int(errors_cfg["review_queue"]["max_rows"])).reset_index(drop=True)
-    return ErrorAnalysis(slices, pd.concat(out["drivers"], ignore_index=True),
-                         pd.concat(out["terms"], ignore_index=True),
+    return ErrorAnalysis(slices, _stack(out["drivers"]), _stack(out["terms"]),
                          pd.concat(out["rca"], ignore_index=True), queue, summary, notices)
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate per-model results, leaving out empty ones (a model x error kind with too
+    few errors) so they do not decide the column dtypes; all empty gives the empty frame."""
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
 def _disputed(frame: pd.DataFrame, annotations: pd.DataFrame | None) -> np.ndarray:
