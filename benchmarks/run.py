@@ -38,12 +38,14 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title="smo-eval benchmarks")
-    for column in ("benchmark", "rows", "what", "seconds", "peak_gb", "target"):
+    for column in ("benchmark", "rows", "what", "seconds", "cpu_s", "peak_gb", "target"):
         table.add_column(column, justify="left" if column in {"benchmark", "what", "target"}
                          else "right")
     for r in results:
+        cpu = r.get("cpu_seconds")  # optional: CPU time, robust to a loaded machine
         table.add_row(r["benchmark"], f"{r['rows']:,}", r["what"], f"{r['seconds']:.2f}",
-                      f"{r['peak_gb']:.2f}", r.get("target", ""))
+                      "" if cpu is None else f"{cpu:.2f}", f"{r['peak_gb']:.2f}",
+                      r.get("target", ""))
     Console(width=160).print(table)
     out = HERE / "results"
     out.mkdir(exist_ok=True)

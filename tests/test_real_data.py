@@ -5,13 +5,11 @@ slice is checked against scikit-learn: counts exactly, ROC-AUC and PR-AUC within
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     average_precision_score,
     confusion_matrix,
@@ -21,28 +19,15 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from tests import real_baselines
 from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
-def baselines(shared_data: Path) -> dict[str, object]:
-    """Character n-gram TF-IDF with logistic regression and with LightGBM, fit on COLD train."""
-    train = pd.read_csv(shared_data / "cold/train.csv", encoding="utf-8-sig")
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=3,
-                                 max_features=20_000, sublinear_tf=True, dtype=np.float32)
-    features = vectorizer.fit_transform(train["TEXT"])
-    logistic = LogisticRegression(max_iter=1000, C=2.0).fit(features, train["label"])
-    boosted = lgb.LGBMClassifier(n_estimators=120, num_leaves=31, learning_rate=0.1, max_bin=63,
-                                 n_jobs=1, verbose=-1).fit(features, train["label"])
-    return {"vectorizer": vectorizer, "lr": logistic, "lgbm": boosted}
-
-
-def _predictions(baselines: dict[str, object], ids: pd.Series, texts: pd.Series) -> pd.DataFrame:
-    features = baselines["vectorizer"].transform(texts)  # type: ignore[attr-defined]
-    frames = [pd.DataFrame({"comment_id": ids, "system": name,
-                            "prob": baselines[name].predict_proba(features)[:, 1]})  # type: ignore[attr-defined]
-              for name in ("lr", "lgbm")]
-    return pd.concat(frames, ignore_index=True)
+def baselines(shared_data: Path) -> dict[str, Any]:
+    """Character n-gram TF-IDF with logistic regression and with LightGBM, fit on COLD train
+    (trained once per session, shared with the other real-data tests)."""
+    return real_baselines.train(shared_data)
 
 
 def _check_against_sklearn(slices: pd.DataFrame, gold: pd.DataFrame, preds: pd.DataFrame,
@@ -74,11 +59,11 @@ def _check_against_sklearn(slices: pd.DataFrame, gold: pd.DataFrame, preds: pd.D
     return checked
 
 
-def test_cold_test_through_the_cli(shared_data: Path, baselines: dict[str, object],
+def test_cold_test_through_the_cli(shared_data: Path, baselines: dict[str, Any],
                                    project: Path) -> None:
     gold_path = shared_data / "cold/test.csv"  # as published: BOM, empty first header
     gold = pd.read_csv(gold_path, encoding="utf-8-sig").rename(columns={"Unnamed: 0": "cid"})
-    preds = _predictions(baselines, gold["cid"], gold["TEXT"])
+    preds = real_baselines.predictions(baselines, gold["cid"], gold["TEXT"])
     preds.to_csv(project / "preds.csv", index=False)
     result = run_cli(
         "evaluate", "data.items=null", f"data.gold={gold_path}",
@@ -97,11 +82,11 @@ def test_cold_test_through_the_cli(shared_data: Path, baselines: dict[str, objec
     assert checked == len(slices) >= 2 * (1 + 3 + 4 + 12)
 
 
-def test_mandarin_hatecheck_through_the_cli(shared_data: Path, baselines: dict[str, object],
+def test_mandarin_hatecheck_through_the_cli(shared_data: Path, baselines: dict[str, Any],
                                             project: Path) -> None:
     cases_path = shared_data / "mhc/cases/mandarin.csv"
     cases = pd.read_csv(cases_path)
-    preds = _predictions(baselines, cases["mhc_case_id"], cases["test_case"])
+    preds = real_baselines.predictions(baselines, cases["mhc_case_id"], cases["test_case"])
     preds.to_csv(project / "preds.csv", index=False)
     result = run_cli(
         "evaluate", "data.items=null", f"data.gold={cases_path}",

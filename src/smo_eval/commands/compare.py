@@ -30,7 +30,7 @@ def run(ctx: Context, inputs: Inputs | None = None) -> Comparison:
                          severity=Taxonomy.from_config(ctx.section("taxonomy")).severity_of())
     console.notices(result.notices)
     folder = ctx.stage_dir("compare")
-    write_outputs(result, folder, int(cfg.get("flips_xlsx_max_rows") or 20000))
+    write_outputs(result, folder, int(cfg["flips_xlsx_max_rows"]))
     show(result)
     with stage_run(ctx.section("mlflow"), "compare", ctx.plain, ctx.project_root, {
         **ctx.base_tags(), **{f"input.{k}.sha256": v for k, v in inputs.hashes.items()},
@@ -82,17 +82,27 @@ def show(result: Comparison) -> None:
 
 
 def log(mlrun: StageRun, result: Comparison, folder: Path) -> None:
+    """Key metrics per candidate (verdict counts, the overall values, deltas and verdicts, and
+    the delta of every regressed slice); the per-slice table itself goes in as an artifact
+    (comparison.csv): thousands of slice metrics would make the run slow to log and to read."""
+    frame = result.table
+    pair = frame["candidate"].astype(str) + "_vs_" + frame["baseline"].astype(str)
+    overall = frame["slice"] == "overall"
+    regressed = (frame["verdict"] == "regressed") & ~overall
     metrics: dict[str, float] = {}
-    for row in result.table.itertuples(index=False):
-        pair = f"{row.candidate}_vs_{row.baseline}"
-        metrics[metric_name(pair, str(row.metric), "delta", str(row.slice))] = row.delta
-        code = VERDICT_CODE.get(str(row.verdict))
-        if code is not None:
-            metrics[metric_name(pair, str(row.metric), "verdict", str(row.slice))] = code
-    for pair, summary in result.summary.items():
-        for key, value in summary.items():
-            if key.startswith("n_"):
-                metrics[metric_name(pair, key)] = value
-    mlrun.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
-    for name in ("comparison.csv", "flips.csv", "coverage.csv", "summary.json"):
-        mlrun.log_artifact(folder / name, "compare")
+    for key, values in (("baseline", frame["baseline_value"]),
+                        ("candidate", frame["candidate_value"]), ("delta", frame["delta"]),
+                        ("p_adjusted", frame["p_adjusted"]),
+                        ("verdict", frame["verdict"].astype(str).map(VERDICT_CODE))):
+        names = [metric_name(p, str(m), key) for p, m in
+                 zip(pair[overall], frame.loc[overall, "metric"], strict=True)]
+        metrics |= dict(zip(names, values[overall], strict=True))
+    names = [metric_name(p, str(m), "delta", str(s)) for p, m, s in
+             zip(pair[regressed], frame.loc[regressed, "metric"], frame.loc[regressed, "slice"],
+                 strict=True)]
+    metrics |= dict(zip(names, frame.loc[regressed, "delta"], strict=True))
+    for name, summary in result.summary.items():
+        metrics |= {metric_name(name, k): v for k, v in summary.items() if k.startswith("n_")}
+    mlrun.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+    for file in ("comparison.csv", "flips.csv", "coverage.csv", "summary.json"):
+        mlrun.log_artifact(folder / file, "compare")

@@ -8,7 +8,7 @@ and errors (both shrink as conditions are added, so the pruning loses nothing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -30,9 +30,24 @@ def column_of(name: str, series: pd.Series) -> Column:
     return Column(name, codes.astype(np.int64), [str(v) for v in uniques])
 
 
-def _count(key: np.ndarray, err: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    return (np.bincount(key, minlength=size),
-            np.bincount(key, weights=err, minlength=size).round().astype(np.int64))
+def _compress(cols: list[Column], err: np.ndarray) -> tuple[list[np.ndarray], np.ndarray,
+                                                              np.ndarray]:
+    """Rows with the same code in every column are one weighted row: (codes per column,
+    rows, errors) per distinct combination. A million rows over a dozen small columns hold a
+    few thousand distinct combinations, so the search below costs little per level."""
+    key = np.zeros(len(err), dtype=np.int64)
+    for col in cols:
+        radix = len(col.values) + 1
+        if (int(key.max(initial=0)) + 1) * radix >= 1 << 62:
+            key = pd.factorize(key)[0].astype(np.int64)  # renumber densely: no overflow
+        key = key * radix + (col.codes + 1)
+    group, _ = pd.factorize(key)
+    n_groups = int(group.max(initial=-1)) + 1
+    first = np.zeros(n_groups, dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group))[::-1]
+    weights = np.bincount(group, minlength=n_groups)
+    errors = np.bincount(group, weights=err.astype(np.float64), minlength=n_groups)
+    return [c.codes[first] for c in cols], weights.astype(np.float64), errors
 
 
 def search(columns: Sequence[Column], err: np.ndarray, max_level: int, min_support: int,
@@ -40,42 +55,45 @@ def search(columns: Sequence[Column], err: np.ndarray, max_level: int, min_suppo
     """Every conjunction with support >= min_support and errors >= min_errors.
 
     Returns one row per slice: `conditions` (tuple of (column, value)), `level`, `n`, `errors`.
+    Rows are first collapsed to their distinct combinations of codes (weighted). A combination
+    takes part in a column set's count only when it lies in a passing slice of every subset
+    one condition smaller (apriori: a conjunction with a failing sub-conjunction loses all its
+    rows, every other one is counted exactly).
     """
-    err_f = err.astype(np.float64)
-    ok: dict[tuple[int, ...], np.ndarray] = {}   # column combination -> passing codes (flat)
-    rows: list[pd.DataFrame] = []
     cols = list(columns)
+    codes, weight, errors = _compress(cols, err)
+    sizes = [len(c.values) for c in cols]
+    passing_rows: dict[tuple[int, ...], np.ndarray] = {}
+    rows: list[pd.DataFrame] = []
     for level in range(1, max_level + 1):
         for combo in combinations(range(len(cols)), level):
-            subsets = list(combinations(combo, level - 1)) if level > 1 else []
-            if any(s not in ok or not ok[s].any() for s in subsets):
-                continue
-            sizes = [len(cols[c].values) for c in combo]
-            valid = np.ones(len(err), dtype=bool)
+            if level == 1:
+                valid = codes[combo[0]] >= 0
+            else:
+                subsets = list(combinations(combo, level - 1))
+                if any(sub not in passing_rows for sub in subsets):
+                    continue
+                valid = np.logical_and.reduce([passing_rows[sub] for sub in subsets])
+            idx = np.flatnonzero(valid)
+            key = np.zeros(len(idx), dtype=np.int64)
             for c in combo:
-                valid &= cols[c].codes >= 0
-            for sub in subsets:  # apriori: every sub-conjunction must pass
-                valid &= ok[sub][_flat([cols[c].codes for c in sub],
-                                       [len(cols[c].values) for c in sub], valid)]
-            key = _flat([cols[c].codes for c in combo], sizes, valid)[valid]
-            total = int(np.prod(sizes))
-            n, e = _count(key, err_f[valid], total)
+                key *= sizes[c]
+                key += codes[c][idx]
+            total = int(np.prod([sizes[c] for c in combo]))
+            n = np.bincount(key, weights=weight[idx], minlength=total).round().astype(np.int64)
+            e = np.bincount(key, weights=errors[idx], minlength=total).round().astype(np.int64)
             passing = (n >= min_support) & (e >= min_errors)
-            ok[combo] = passing
             found = np.flatnonzero(passing)
-            if len(found):
-                rows.append(_describe(cols, combo, sizes, found, n, e, level))
+            if not len(found):
+                continue
+            rows.append(_describe(cols, combo, [sizes[c] for c in combo], found, n, e, level))
+            if level < max_level:
+                member = np.zeros(len(weight), dtype=bool)
+                member[idx[passing[key]]] = True
+                passing_rows[combo] = member
     if not rows:
         return pd.DataFrame(columns=["conditions", "level", "n", "errors"])
     return pd.concat(rows, ignore_index=True)
-
-
-def _flat(codes: list[np.ndarray], sizes: list[int], valid: np.ndarray) -> np.ndarray:
-    key = np.zeros(len(valid), dtype=np.int64)
-    for c, k in zip(codes, sizes, strict=True):
-        key *= k
-        key += np.maximum(c, 0)
-    return key
 
 
 def _describe(cols: list[Column], combo: tuple[int, ...], sizes: list[int], found: np.ndarray,
@@ -110,7 +128,13 @@ def score(slices: pd.DataFrame, n_total: int, e_total: int, alpha: float,
     out["lift"] = rate / base if base > 0 else np.nan
     out["excess_errors"] = e - n * base
     out["score"] = (1 - size_weight) * (out["lift"] - 1) - size_weight * (n_total / n - 1)
-    out["p_value"] = stats.hypergeom.sf(e - 1, n_total, e_total, n)
+    # The exact tail costs time in proportion to the counts; a slice at or below the base
+    # rate has p >= ~1/2, far from any corrected p <= alpha, so it gets 1 without changing a
+    # kept slice's rank or corrected p-value.
+    above = e > n * base
+    p_value = np.ones(len(out))
+    p_value[above] = stats.hypergeom.sf(e[above] - 1, n_total, e_total, n[above])
+    out["p_value"] = p_value
     out["p_adjusted"] = (multipletests(out["p_value"], method="fdr_bh")[1] if len(out)
                          else np.array([]))
     keep = (out["p_adjusted"] <= alpha) & (out["lift"] >= min_lift)
@@ -136,6 +160,56 @@ def prune_redundant(slices: pd.DataFrame, explain_share: float) -> pd.DataFrame:
                 keep[i] = False  # i repeats j's rows with a redundant condition
                 break
     return slices[keep].reset_index(drop=True)
+
+
+def drop_near_duplicates(slices: pd.DataFrame, columns: Sequence[Column], max_jaccard: float,
+                         top: int, derived: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """The first `top` slices in rank order, folding a slice whose rows overlap a better-ranked
+    kept one with Jaccard >= max_jaccard into it: `target=x & length<20` and `target=x &
+    length<20 & code_mixed=False` are one finding under two names, and would crowd others
+    out of the top. Of two such names the one with fewer conditions on `derived` columns (text
+    features, proxies such as script for language) takes the place: metadata is what a team
+    acts on. The other names are kept in `near_duplicates`.
+
+    Row masks are built only for slices that get this far (a few times `top`), each compared
+    with at most `top` kept ones."""
+    by_name = {c.name: c for c in columns}
+    sizes = slices["n"].to_numpy()
+    conditions = list(slices["conditions"])
+    n_derived = [sum(c in derived for c, _ in conds) for conds in conditions]
+    kept: list[tuple[int, np.ndarray, list[str]]] = []  # (slice, rows, other names)
+    for i, conds in enumerate(conditions):
+        if len(kept) == top:
+            break
+        rows: np.ndarray | None = None
+        for pos, (k, other, aliases) in enumerate(kept):
+            n_i, n_k = int(sizes[i]), int(sizes[k])
+            if min(n_i, n_k) < max_jaccard * max(n_i, n_k):
+                continue  # even full nesting could not reach the threshold
+            if rows is None:
+                rows = mask(by_name, conds)
+            inter = int(np.count_nonzero(rows & other))
+            if inter >= max_jaccard * (n_i + n_k - inter):
+                if n_derived[i] < n_derived[k]:
+                    kept[pos] = (i, rows, [*aliases, name(conditions[k])])
+                else:
+                    aliases.append(name(conds))
+                break
+        else:
+            kept.append((i, mask(by_name, conds) if rows is None else rows, []))
+    out = slices.iloc[[k for k, _, _ in kept]].reset_index(drop=True)
+    out["near_duplicates"] = ["; ".join(aliases) for _, _, aliases in kept]
+    return out
+
+
+def mask(columns: Mapping[str, Column], conditions: tuple[tuple[str, str], ...]) -> np.ndarray:
+    """Rows meeting every `column = value` condition."""
+    first = next(iter(columns.values()))
+    out = np.ones(len(first.codes), dtype=bool)
+    for column, value in conditions:
+        col = columns[column]
+        out &= col.codes == col.values.index(value)
+    return out
 
 
 def name(conditions: tuple[tuple[str, str], ...]) -> str:

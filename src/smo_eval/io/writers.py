@@ -48,9 +48,16 @@ def write_csv(frame: pd.DataFrame, target: Path, bom: bool = True) -> Path:
     return _write(target, lambda p: frame.to_csv(p, index=False, encoding=encoding))
 
 
+# XlsxWriter writes about twice as fast as openpyxl; text stays text (no formulas from a
+# leading "=", no hyperlinks from URLs in user content, no numbers from digit strings).
+_XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False,
+                 "strings_to_numbers": False}
+
+
 def write_xlsx(frame: pd.DataFrame, target: Path, sheet: str = "Sheet1") -> Path:
     return _write(target, lambda p: frame.to_excel(p, index=False, sheet_name=sheet,
-                                                   engine="openpyxl"))
+                                                   engine="xlsxwriter",
+                                                   engine_kwargs={"options": _XLSX_OPTIONS}))
 
 
 def write_table(frame: pd.DataFrame, target_stem: Path) -> list[Path]:

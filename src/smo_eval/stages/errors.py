@@ -48,12 +48,7 @@ class _Columns:
         return [lattice.Column(c.name, c.codes[rows], c.values) for c in self.columns.values()]
 
     def mask(self, conditions: tuple[tuple[str, str], ...]) -> np.ndarray:
-        first = next(iter(self.columns.values()))
-        out = np.ones(len(first.codes), dtype=bool)
-        for name, value in conditions:
-            col = self.columns[name]
-            out &= col.codes == col.values.index(value)
-        return out
+        return lattice.mask(self.columns, conditions)
 
 
 def errors(table: pd.DataFrame, scores: pd.DataFrame, errors_cfg: Mapping[str, Any],
@@ -139,9 +134,14 @@ def errors(table: pd.DataFrame, scores: pd.DataFrame, errors_cfg: Mapping[str, A
                                                                       "slice")]]]
     queue = pd.concat(out["queue"], ignore_index=True).sort_values("impact", ascending=False)
     queue = queue.head(int(errors_cfg["review_queue"]["max_rows"])).reset_index(drop=True)
-    return ErrorAnalysis(slices, pd.concat(out["drivers"], ignore_index=True),
-                         pd.concat(out["terms"], ignore_index=True),
+    return ErrorAnalysis(slices, _stack(out["drivers"]), _stack(out["terms"]),
                          pd.concat(out["rca"], ignore_index=True), queue, summary, notices)
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate per-model results, leaving out empty ones (a model x error kind with too
+    few errors) so they do not decide the column dtypes; all empty gives the empty frame."""
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
 def _disputed(frame: pd.DataFrame, annotations: pd.DataFrame | None) -> np.ndarray:
@@ -161,13 +161,15 @@ def _failure_slices(columns: _Columns, pop: np.ndarray, err: np.ndarray,
                     cfg: Mapping[str, Any]) -> pd.DataFrame:
     rows = np.flatnonzero(pop)
     e = err[rows]
-    found = lattice.search(columns.subset(rows), e, int(cfg["max_conditions"]),
-                           int(cfg["min_support"]), int(cfg["min_errors"]))
+    subset = columns.subset(rows)
+    found = lattice.search(subset, e, int(cfg["max_conditions"]), int(cfg["min_support"]),
+                           int(cfg["min_errors"]))
     scored = lattice.score(found, len(rows), int(e.sum()), float(cfg["alpha"]),
                            float(cfg["min_lift"]), float(cfg["size_weight"]))
     top = int(cfg["top"])
     pruned = lattice.prune_redundant(scored.head(top * 10), float(cfg["explain_share"]))
-    pruned = pruned.head(top)
+    pruned = lattice.drop_near_duplicates(pruned, subset, float(cfg["max_jaccard"]), top,
+                                          frozenset(FEATURES))
     pruned.insert(0, "rank", np.arange(1, len(pruned) + 1))
     return pruned
 
