@@ -25,7 +25,8 @@ from smo_eval.tracking import StageRun, metric_name, stage_run
 
 HTML_FILE = "evidently_report.html"
 NO_EVIDENTLY_PAGE = ("<!doctype html><html><head><meta charset='utf-8'>"
-                     "<title>Evidently drift report</title></head><body><p>The Evidently report was not generated: "
+                     "<title>Evidently drift report</title></head><body>"
+                     "<p>The Evidently report was not generated: "
                      "<code>drift.evidently.enabled=false</code>. The effect-size drift tests "
                      "are in drift.json and drift.csv.</p></body></html>\n")
 
