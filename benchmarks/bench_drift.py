@@ -38,7 +38,7 @@ def run(rows: int, workdir: Path) -> list[dict[str, Any]]:
     bin_dir = Path(sys.executable).parent
     measure_command([str(bin_dir / "smo-eval"), "sample", f"sample.n_items={rows}",
                      "mlflow.enabled=false"], workdir)
-    seconds, peak = measure_command([str(bin_dir / "smo-eval"), "drift",
+    seconds, peak, _ = measure_command([str(bin_dir / "smo-eval"), "drift",
                                      "mlflow.enabled=false"], workdir)
     out.append({"benchmark": "drift", "rows": rows, "what": "smo-eval drift (command, "
                 "ingest in-process)", "seconds": seconds, "peak_gb": peak,

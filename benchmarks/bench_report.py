@@ -24,7 +24,7 @@ def run(rows: int, workdir: Path) -> list[dict[str, object]]:
               "drift.evidently.enabled=false", f"sample.n_items={rows}"]
     # The whole pipeline first, so every section of the page is filled (its largest size).
     measure_command([smo, "demo", *common], cwd=folder)
-    seconds, peak_gb = measure_command([smo, "report", "report.png=false", *common],
+    seconds, peak_gb, _ = measure_command([smo, "report", "report.png=false", *common],
                                        cwd=folder)
     html = folder / "outputs" / "report" / "report.html"
     size_mb = html.stat().st_size / 1e6

@@ -36,13 +36,25 @@ def measure_call(func: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, seconds, peak[0] / 1e9
 
 
-def measure_command(argv: Sequence[str], cwd: Path) -> tuple[float, float]:
-    """(seconds, peak GB RSS) of a whole command, from the kernel's accounting of children."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def measure_command(argv: Sequence[str], cwd: Path) -> tuple[float, float, float]:
+    """(wall seconds, peak GB RSS, CPU seconds) of one command.
+
+    The peak is polled on the process itself: the kernel's RUSAGE_CHILDREN maximum would also
+    count earlier commands of the same benchmark. CPU seconds (user + system) are reported
+    because load from other processes inflates wall time on a shared machine, not CPU time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(list(argv), cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    proc = psutil.Popen(list(argv), cwd=cwd, stdout=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kb < before:  # ru_maxrss is the max over all children so far
-        peak_kb = before
-    return seconds, peak_kb / 1e6
+    if proc.wait() != 0:
+        raise subprocess.CalledProcessError(proc.returncode, list(argv))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, peak / 1e9, cpu
