@@ -4,6 +4,7 @@ through evaluate; the retrained challenger reaches every stage that reads inputs
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from smo_eval.config import load_config, to_plain
 from smo_eval.sample import generate_world
 from smo_eval.stages.experiment.runner import ExperimentResult, run_experiment
 from smo_eval.stages.experiment.thresholds import thresholds_for_rows
+from tests.conftest import run_cli
 
 runner = CliRunner()
 
@@ -158,6 +160,14 @@ def test_thresholds_file_flows_through_evaluate_and_challenger_reaches_inputs(
     coverage = pd.read_csv(project / "outputs" / "compare" / "coverage.csv",
                            encoding="utf-8-sig").set_index("candidate")
     assert coverage.loc["v3-retrain", "n_both"] == len(written)
+
+    # The gate judges the challenger from the same outputs: choosing it is configuration.
+    gated = run_cli("gate", *common, "compare.n_boot=50", "gate.candidate=v3-retrain")
+    assert gated.exit_code in (0, 1), gated.output  # a verdict, never "could not run"
+    verdict = json.loads((project / "outputs" / "gate" / "gate.json").read_text())
+    assert (verdict["candidate"], verdict["baseline"]) == ("v3-retrain", "v1")
+    assert verdict["verdict"] == ("pass" if gated.exit_code == 0 else "fail")
+    assert verdict["checks"]
 
     _invoke("evaluate", *common, f"evaluate.thresholds_file={results / 'thresholds.csv'}")
     metrics = pd.read_csv(project / "outputs" / "evaluate" / "slice_metrics.csv",
