@@ -14,7 +14,9 @@ from tests.mlflow_server import running_mlflow_server
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with running_mlflow_server(tmp_path) as uri:
+    folder = tmp_path / "server"  # apart from the project folder, whose mlflow.db must stay absent
+    folder.mkdir()
+    with running_mlflow_server(folder) as uri:
         yield uri
 
 
