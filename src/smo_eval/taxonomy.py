@@ -57,8 +57,3 @@ class Taxonomy:
                             + [None], dtype=object)
         return pd.Series(mapped[leaves.cat.codes.to_numpy()], index=risk_category.index,
                          dtype="category")
-        mapped = [parents.get(str(c), str(c)) for c in leaves.cat.categories]
-        return pd.Series(pd.Categorical(np.asarray(mapped, dtype=object)[leaves.cat.codes]
-                                        if len(mapped) else [],
-                                        ), index=risk_category.index).where(
-            leaves.cat.codes.to_numpy() >= 0).astype("category")

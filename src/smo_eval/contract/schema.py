@@ -29,8 +29,6 @@ PREDICTIONS = TableSpec("predictions", required=("item_id", "model", "score"),
 ANNOTATIONS = TableSpec("annotations", required=("item_id", "annotator_id", "label"),
                         checked=("labeled_at",), key=("item_id", "annotator_id"))
 
-SPECS = {spec.name: spec for spec in (ITEMS, GOLD, PREDICTIONS, ANNOTATIONS)}
-
 # Columns every table may carry that are not slice dimensions.
 NON_DIMENSION_COLUMNS = frozenset(
     {"item_id", "label", "score", "model", "text", "created_at", "labeled_at", "gold_version",

@@ -65,11 +65,6 @@ def frame_table(build: Build, frame: pd.DataFrame, title: str,
                  list(marks or [])[:len(rows)], joined)
 
 
-def first_column(frame: pd.DataFrame, candidates: Sequence[str]) -> str | None:
-    """The first of `candidates` the frame has (stages name the same idea differently)."""
-    return next((c for c in candidates if c in frame.columns), None)
-
-
 def slice_label(build: Build, name: str) -> str:
     """`region=SEA&language=zh` -> `region SEA × language zh` in the report's language."""
     if name == "overall":

@@ -590,8 +590,6 @@ CODED_TEMPLATES_ZH: dict[str, tuple[str, ...]] = {
     ),
 }
 
-LANGUAGES = tuple(PHRASES)
-
 
 def _decor(category: str) -> tuple[str, ...]:
     """Decorations that fit the category: links and phones sell, emoji and caps shout."""
