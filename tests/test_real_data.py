@@ -59,20 +59,25 @@ def _check_against_sklearn(slices: pd.DataFrame, gold: pd.DataFrame, preds: pd.D
     return checked
 
 
+def _evaluate(gold_path: Path, project: Path, *mapping: str) -> Any:
+    """`smo-eval evaluate` on a published gold file as it is, with the test's predictions file
+    (its own names: comment_id, system, prob) and the gold file's own column mapping."""
+    return run_cli(
+        "evaluate", "data.items=null", f"data.gold={gold_path}",
+        f"data.predictions={project / 'preds.csv'}", "data.annotations=null",
+        "+data.table_columns.predictions.item_id=comment_id", "data.columns.model=system",
+        "data.columns.score=prob", "mlflow.enabled=false", *mapping)
+
+
 def test_cold_test_through_the_cli(shared_data: Path, baselines: dict[str, Any],
                                    project: Path) -> None:
     gold_path = shared_data / "cold/test.csv"  # as published: BOM, empty first header
     gold = pd.read_csv(gold_path, encoding="utf-8-sig").rename(columns={"Unnamed: 0": "cid"})
     preds = real_baselines.predictions(baselines, gold["cid"], gold["TEXT"])
     preds.to_csv(project / "preds.csv", index=False)
-    result = run_cli(
-        "evaluate", "data.items=null", f"data.gold={gold_path}",
-        f"data.predictions={project / 'preds.csv'}", "data.annotations=null",
-        "data.columns.item_id='Unnamed: 0'", "data.columns.text=TEXT",
-        "+data.table_columns.predictions.item_id=comment_id",
-        "data.columns.model=system", "data.columns.score=prob",
-        "slicing.dimensions=[topic,fine-grained-label]",
-        "slicing.crosses=[[topic,fine-grained-label]]", "mlflow.enabled=false")
+    result = _evaluate(gold_path, project, "data.columns.item_id='Unnamed: 0'",
+                       "data.columns.text=TEXT", "slicing.dimensions=[topic,fine-grained-label]",
+                       "slicing.crosses=[[topic,fine-grained-label]]")
     assert result.exit_code == 0, result.output
     slices = pd.read_csv(project / "outputs/evaluate/slice_metrics.csv")
     assert set(slices["dimension"]) == {"overall", "topic", "fine-grained-label",
@@ -88,14 +93,9 @@ def test_mandarin_hatecheck_through_the_cli(shared_data: Path, baselines: dict[s
     cases = pd.read_csv(cases_path)
     preds = real_baselines.predictions(baselines, cases["mhc_case_id"], cases["test_case"])
     preds.to_csv(project / "preds.csv", index=False)
-    result = run_cli(
-        "evaluate", "data.items=null", f"data.gold={cases_path}",
-        f"data.predictions={project / 'preds.csv'}", "data.annotations=null",
-        "data.columns.item_id=mhc_case_id", "data.columns.label=label_gold",
-        "data.columns.text=test_case", "+data.table_columns.predictions.item_id=comment_id",
-        "data.columns.model=system", "data.columns.score=prob",
-        "slicing.dimensions=[functionality,target_ident]", "slicing.crosses=[]",
-        "mlflow.enabled=false")
+    result = _evaluate(cases_path, project, "data.columns.item_id=mhc_case_id",
+                       "data.columns.label=label_gold", "data.columns.text=test_case",
+                       "slicing.dimensions=[functionality,target_ident]", "slicing.crosses=[]")
     assert result.exit_code == 0, result.output
     slices = pd.read_csv(project / "outputs/evaluate/slice_metrics.csv")
     label = (cases["label_gold"] == "hateful").astype(int)
