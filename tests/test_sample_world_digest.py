@@ -1,0 +1,57 @@
+"""Pin the exact sample world, so a change to it is made on purpose and never by accident.
+
+Refactoring the generator (moving phrases to data, splitting modules) must not change a byte
+of the tables: the demo, the DVC pipeline's cached outputs and every test that reads numbers
+off the sample world depend on them. Each table is hashed from its column names, dtypes,
+category levels (in order) and CSV text. When the world is changed deliberately (config,
+phrases or draws), update the digests below in the same commit and say why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from smo_eval.sample import SampleWorld, generate_world
+from tests.conftest import ROOT
+
+N_ITEMS = 3_000
+
+DIGESTS = {
+    "items": "c3a9b37c4d316c2cf27912605a225499ab5ccbca529a0894a2f282f08f231c03",
+    "gold": "a5189317e2078ad8638649e0c3620efe749221b4e572eb3048d71adfc11a50cb",
+    "predictions": "966d8e9a37f0b7282d9e242077a30b27eb2a79d5f9845642764ffb30ffa6da23",
+    "annotations": "ced151a5a65551124759ddfc2f963a0fb822246de75d6f834a205164f0ae44b0",
+    "truth": "e9fd3736a372b24f71313eeb2a9c611ae7fcd94229db7db9f8732d06fa3dc0f1",
+}
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    """sha256 of a table's schema (names, dtypes, category levels) and its CSV text."""
+    h = hashlib.sha256()
+    for name, column in frame.items():
+        h.update(f"{name}\t{column.dtype}\n".encode())
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            h.update(("\x1f".join(map(str, column.cat.categories)) + "\n").encode())
+    h.update(frame.to_csv(index=False, lineterminator="\n").encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def world() -> SampleWorld:
+    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/sample/default.yaml"))
+    taxonomy = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/taxonomy/default.yaml"))
+    assert isinstance(cfg, dict) and isinstance(taxonomy, dict)
+    return generate_world(cfg, taxonomy, n_items=N_ITEMS)
+
+
+@pytest.mark.parametrize("table", sorted(DIGESTS))
+def test_sample_world_table_is_byte_identical_to_the_pinned_one(
+    world: SampleWorld, table: str
+) -> None:
+    assert _digest(getattr(world, table)) == DIGESTS[table], (
+        f"the sample world's {table} table changed; if on purpose, update DIGESTS"
+    )
