@@ -10,17 +10,20 @@ analysis turns into features.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from itertools import product
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import yaml
 
-# Name of the safe "category" in every table, and the phrase key of safe posts.
-SAFE = "none"
+from smo_eval.sample.sampling import Dim, categorical
+from smo_eval.sample.truth import SAFE, Truth
+
 PHRASES_FILE = "phrases.yaml"
 
 
@@ -100,3 +103,43 @@ def coded_pool(category: str, terms: Sequence[str]) -> list[str]:
     cores = [t.format(term=term) for term in terms for t in templates[category]]
     return _combine("zh", cores, category)
 
+
+def _text_pools(
+    languages: list[str], categories: list[str], planted: Mapping[str, Any]
+) -> tuple[list[list[str]], dict[str, int], int]:
+    """All text pools in pool-id order: (language, category incl. safe), then coded, then new.
+
+    Returns the pools, the coded pool id per category and the new-term pool id.
+    """
+    pools = [pool(lang, cat) for lang in languages for cat in [*categories, SAFE]]
+    coded_ids: dict[str, int] = {}
+    for cat, terms in planted["coded_term"]["terms"].items():
+        coded_ids[cat] = len(pools)
+        pools.append(coded_pool(cat, terms))
+    new = planted["drift"]["new_term"]
+    pools.append(coded_pool(new["category"], [new["term"]]))
+    return pools, coded_ids, len(pools) - 1
+
+
+def draw_text(
+    rng: np.random.Generator,
+    language: Dim,
+    truth: Truth,
+    categories: list[str],
+    planted: Mapping[str, Any],
+) -> pd.Categorical[str]:
+    """Pick each item's text from its pool; texts are stored once as categories."""
+    pools, coded_ids, new_id = _text_pools(language.levels, categories, planted)
+    index: dict[str, int] = {}
+    codes = [np.array([index.setdefault(s, len(index)) for s in p], dtype=np.int64) for p in pools]
+    sizes = np.array([len(c) for c in codes])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pool_id = language.codes.astype(np.int64) * (len(categories) + 1) + truth.category
+    coded_pool_id = np.full(len(categories) + 1, -1, dtype=np.int64)
+    for cat, pid in coded_ids.items():
+        coded_pool_id[categories.index(cat)] = pid
+    pool_id = np.where(truth.coded, coded_pool_id[truth.category], pool_id)
+    pool_id[truth.new_term] = new_id
+    offset = (rng.random(len(pool_id)) * sizes[pool_id]).astype(np.int64)
+    picked = np.concatenate(codes)[starts[pool_id] + offset]
+    return categorical(picked, list(index))
