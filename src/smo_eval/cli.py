@@ -1,9 +1,12 @@
-"""The `smo-eval` command: one sub-command per stage, Hydra overrides as trailing arguments.
+"""The `smo-eval` command: one sub-command per registered stage, plus `run`, `demo`, `gate`'s
+verdict, the gold store, the case database and configuration helpers.
 
     smo-eval evaluate data.gold=gold.xlsx evaluate.threshold=0.6
     smo-eval evaluate --params params.yaml        # inside a DVC stage
+    smo-eval gate --config team.yaml gate=release
 
-Exit codes: 0 done, 1 a gate failed, 2 could not run (bad input or configuration).
+Exit codes: 0 done, 1 a gate failed, 2 could not run (bad input or configuration). Nothing
+heavy is imported until a command runs, so `--help` answers at once.
 """
 
 from __future__ import annotations
@@ -12,36 +15,27 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from smo_eval import console
-from smo_eval.commands import cases as cases_cmd
-from smo_eval.commands import compare as compare_cmd
-from smo_eval.commands import drift as drift_cmd
-from smo_eval.commands import errors as errors_cmd
-from smo_eval.commands import evaluate as evaluate_cmd
-from smo_eval.commands import experiment as experiment_cmd
-from smo_eval.commands import gate as gate_cmd
-from smo_eval.commands import gold as gold_cmd
-from smo_eval.commands import ingest as ingest_cmd
-from smo_eval.commands import labels as labels_cmd
-from smo_eval.commands import pipeline
-from smo_eval.commands import report as report_cmd
-from smo_eval.commands import sample as sample_cmd
-from smo_eval.commands.context import Context
-from smo_eval.commands.sweep import has_sweep
-from smo_eval.config import dump_params, load_config
-from smo_eval.errors import SmoEvalError
+from smo_eval import __version__
+from smo_eval.pipeline import registry
+
+if TYPE_CHECKING:
+    from smo_eval.pipeline.runner import Runner
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   help="Evaluation and error analysis for content-safety models.")
 
 Overrides = Annotated[
     list[str] | None, typer.Argument(help="Hydra overrides, e.g. evaluate.threshold=0.6")]
 Params = Annotated[
     Path | None, typer.Option("--params", help="Composed params file (DVC stages).")]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="A team's config file (default: smo-eval.yaml "
+                              "in the working folder).")]
 
 
 def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,6 +43,9 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from smo_eval import console
+        from smo_eval.errors import SmoEvalError
+
         try:
             return func(*args, **kwargs)
         except SmoEvalError as exc:
@@ -57,6 +54,8 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             console.error("interrupted")
             raise typer.Exit(130) from None
+        except typer.Exit:
+            raise
         except Exception as exc:
             if os.environ.get("SMO_EVAL_DEBUG"):
                 raise
@@ -67,40 +66,138 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def runner(overrides: list[str] | None, params: Path | None, config: Path | None,
+           preset: str | None = None) -> Runner:
+    from smo_eval.config.loader import load_config
+    from smo_eval.pipeline.runner import Runner
+
+    return Runner(load_config(overrides or (), params_file=params, config_file=config,
+                              preset=preset))
+
+
+def _fail_on_gate(results: dict[str, Any]) -> None:
+    from smo_eval.errors import GateFailed
+
+    gate = results.get("gate")
+    if gate is not None and gate.value is not None and not gate.value.passed:
+        verdict = gate.value
+        raise GateFailed(f"gate {verdict.name} failed: "
+                         f"{', '.join(c.name for c in verdict.failed_checks)}")
+
+
+def _stage_command(name: str) -> None:
+    stage = registry.stage(name)
+
+    def command(overrides: Overrides = None, params: Params = None,
+                config: ConfigFile = None) -> None:
+        preset = "sample" if name == "sample" else None
+        runner(overrides, params, config, preset).run_stage(name)
+
+    command.__doc__ = f"{stage.help}\n\nExample: {stage.example}"
+    app.command(name=name, help=command.__doc__)(guarded(command))
+
+
+for _name in registry.BY_NAME:
+    if _name not in ("gate", "experiment"):
+        _stage_command(_name)
+
+
+@app.command(help=f"{registry.stage('gate').help}\n\nExample: {registry.stage('gate').example}")
+@guarded
+def gate(overrides: Overrides = None, params: Params = None, config: ConfigFile = None,
+         no_fail: Annotated[bool, typer.Option(
+             "--no-fail", help="Exit 0 on a failing verdict (DVC stages: the verdict is "
+             "recorded as a metric; `smo-eval verdict` turns it into the exit code).")] = False,
+         ) -> None:
+    result = runner(overrides, params, config).run_stage("gate")
+    if not no_fail:
+        _fail_on_gate({"gate": result})
+
+
+@app.command(help=f"{registry.stage('experiment').help}\n\nExample: "
+             f"{registry.stage('experiment').example}; sweep: smo-eval experiment -m "
+             "experiment.retrain.num_leaves=15,31")
+@guarded
+def experiment(overrides: Overrides = None, params: Params = None, config: ConfigFile = None,
+               multirun: Annotated[bool, typer.Option(
+                   "--multirun", "-m", help="Sweep: one nested MLflow run per combination "
+                   "of comma-separated override values.")] = False) -> None:
+    from smo_eval.commands.sweep import has_sweep
+    from smo_eval.errors import SmoEvalError
+
+    if multirun:
+        from smo_eval.commands.experiment_sweep import sweep
+
+        sweep(overrides or [], params, config)
+        return
+    if has_sweep(overrides or []):
+        raise SmoEvalError("sweep overrides (key=a,b) need -m: smo-eval experiment -m ...")
+    runner(overrides, params, config).run_stage("experiment")
+
+
 @app.command()
 @guarded
-def sample(overrides: Overrides = None, params: Params = None) -> None:
-    """Write the deterministic sample world (items, gold, predictions, annotations)."""
-    sample_cmd.run(Context.load(overrides, params))
+def run(overrides: Overrides = None, params: Params = None, config: ConfigFile = None) -> None:
+    """Run the stages of `pipeline.stages` in-process (the same files as `dvc repro`); exits
+    with the gate's verdict.
+
+    Example: smo-eval run 'pipeline.stages=[ingest,evaluate,gate]'
+    """
+    active = runner(overrides, params, config)
+    _fail_on_gate(active.run(list(active.config.pipeline.stages)))
 
 
 @app.command()
 @guarded
-def ingest(overrides: Overrides = None, params: Params = None) -> None:
-    """Validate the input tables against the data contract and store them for the stages."""
-    ingest_cmd.run(Context.load(overrides, params))
+def demo(overrides: Overrides = None) -> None:
+    """Generate the sample world and run every stage on it (exit 0 whatever the verdict).
+
+    Example: smo-eval demo sample.n_items=20000
+    """
+    from smo_eval import console
+
+    active = runner(overrides, None, None, preset="sample")
+    names = list(active.config.pipeline.stages)
+    active.run(names if "sample" in names else ["sample", *names])
+    console.console.rule("[bold]demo finished")
+    console.console.print(f"Outputs under {active.out_dir}/; MLflow runs: "
+                          f"`mlflow ui --backend-store-uri {active.config.mlflow.tracking_uri}`",
+                          markup=False)
+    html = active.out_dir / "report" / "report.html"
+    if html.is_file():
+        console.console.print(f"Report: {html}", markup=False)
 
 
 @app.command()
 @guarded
-def evaluate(overrides: Overrides = None, params: Params = None) -> None:
-    """Sliced metrics with bootstrap confidence intervals, curves and calibration per model."""
-    evaluate_cmd.run(Context.load(overrides, params))
+def verdict(path: Annotated[Path, typer.Argument(help="gate.json written by `smo-eval gate`")]
+            = Path("outputs/gate/gate.json")) -> None:
+    """Exit with the recorded gate verdict: 0 pass, 1 fail, 2 missing or could not run.
+
+    Example: smo-eval verdict outputs/gate/gate.json
+    """
+    from smo_eval.commands.verdict import exit_with_verdict
+
+    exit_with_verdict(path)
 
 
-@app.command()
+@app.command("params")
 @guarded
-def drift(overrides: Overrides = None, params: Params = None) -> None:
-    """Drift between a reference and a current window, label-free performance estimate and
-    emerging terms (drift.reference=[first,last] drift.current=[first,last])."""
-    drift_cmd.run(Context.load(overrides, params))
+def write_params(overrides: Overrides = None, config: ConfigFile = None,
+                 output: Annotated[Path, typer.Option("--output", "-o")] = Path("params.yaml"),
+                 ) -> None:
+    """Compose the configuration with overrides into a params file, as `dvc exp run` does.
 
+    Example: smo-eval params gate=release -o params.yaml
+    """
+    from omegaconf import OmegaConf
 
-@app.command()
-@guarded
-def labels(overrides: Overrides = None, params: Params = None) -> None:
-    """Annotator agreement, adjudication and suspected gold label errors."""
-    labels_cmd.run(Context.load(overrides, params))
+    from smo_eval import console
+    from smo_eval.config.loader import load_config
+
+    loaded = load_config(overrides or (), config_file=config)
+    output.write_text(OmegaConf.to_yaml(loaded.tree, resolve=True), encoding="utf-8")
+    console.console.print(f"wrote {output}", markup=False)
 
 
 gold_app = typer.Typer(no_args_is_help=True, help="The versioned gold store (data/gold).")
@@ -113,134 +210,101 @@ app.add_typer(cases_app, name="cases")
 @gold_app.command("ingest")
 @guarded
 def gold_ingest(file: Annotated[Path, typer.Argument(help="Gold file: CSV, XLSX or Parquet.")],
-                overrides: Overrides = None, params: Params = None,
+                overrides: Overrides = None, params: Params = None, config: ConfigFile = None,
                 name: Annotated[str | None, typer.Option(help="Readable version name.")] = None,
                 ) -> None:
-    """Validate a QA gold delivery, store it as a version, diff it against the previous one."""
-    gold_cmd.ingest(Context.load(overrides, params), file, name)
+    """Validate a QA gold delivery, store it as a version, diff it against the previous one.
+
+    Example: smo-eval gold ingest qa/relabel_2026-11.xlsx --name november
+    """
+    from smo_eval.commands import gold as gold_cmd
+
+    gold_cmd.ingest(runner(overrides, params, config), file, name)
 
 
 @gold_app.command("list")
 @guarded
-def gold_list(overrides: Overrides = None, params: Params = None) -> None:
-    """Show the stored gold versions, oldest first."""
-    gold_cmd.list_versions(Context.load(overrides, params))
+def gold_list(overrides: Overrides = None, params: Params = None,
+              config: ConfigFile = None) -> None:
+    """Show the stored gold versions, oldest first.
+
+    Example: smo-eval gold list
+    """
+    from smo_eval.commands import gold as gold_cmd
+
+    gold_cmd.list_versions(runner(overrides, params, config))
 
 
 @gold_app.command("diff")
 @guarded
 def gold_diff(old: Annotated[str, typer.Argument(help="Version id, name or latest~N.")],
               new: Annotated[str, typer.Argument(help="Version id, name or latest.")],
-              overrides: Overrides = None, params: Params = None) -> None:
-    """Diff any two gold versions and split every model's metric change."""
-    gold_cmd.diff(Context.load(overrides, params), old, new)
+              overrides: Overrides = None, params: Params = None,
+              config: ConfigFile = None) -> None:
+    """Diff any two gold versions and split every model's metric change.
+
+    Example: smo-eval gold diff latest~1 latest
+    """
+    from smo_eval.commands import gold as gold_cmd
+
+    gold_cmd.diff(runner(overrides, params, config), old, new)
+
+
+FileOption = Annotated[Path | None, typer.Option(help="Gold file (default data.gold).")]
 
 
 @cases_app.command("add")
 @guarded
-def cases_add(overrides: Overrides = None, params: Params = None,
-              file: Annotated[Path | None, typer.Option(help="Gold file (default data.gold).")]
-              = None) -> None:
-    """Grow the case database from a gold set (scenario from labels.cases.scenario)."""
-    cases_cmd.add(Context.load(overrides, params), file)
+def cases_add(overrides: Overrides = None, params: Params = None, config: ConfigFile = None,
+              file: FileOption = None) -> None:
+    """Grow the case database from a gold set (scenario from labels.cases.scenario).
+
+    Example: smo-eval cases add --file qa/gold.csv 'labels.cases.scenario=[functionality]'
+    """
+    from smo_eval.commands import cases as cases_cmd
+
+    cases_cmd.add(runner(overrides, params, config), file)
 
 
 @cases_app.command("check")
 @guarded
-def cases_check(overrides: Overrides = None, params: Params = None,
-                file: Annotated[Path | None, typer.Option(help="Gold file (default data.gold).")]
-                = None) -> None:
-    """Flag gold labels contradicting their scenario's precedent and disagreeing scenarios."""
-    cases_cmd.run_check(Context.load(overrides, params), file)
+def cases_check(overrides: Overrides = None, params: Params = None, config: ConfigFile = None,
+                file: FileOption = None) -> None:
+    """Flag gold labels contradicting their scenario's precedent and disagreeing scenarios.
+
+    Example: smo-eval cases check --file qa/new_gold.csv
+    """
+    from smo_eval.commands import cases as cases_cmd
+
+    cases_cmd.run_check(runner(overrides, params, config), file)
 
 
 @cases_app.command("find")
 @guarded
 def cases_find(text: Annotated[str, typer.Argument(help="The new item's text.")],
-               overrides: Overrides = None, params: Params = None,
+               overrides: Overrides = None, params: Params = None, config: ConfigFile = None,
                k: Annotated[int | None, typer.Option("-k", help="How many precedents.")] = None,
                ) -> None:
-    """The nearest precedents of a text by character n-gram similarity."""
-    cases_cmd.find(Context.load(overrides, params), text, k)
+    """The nearest precedents of a text by character n-gram similarity.
+
+    Example: smo-eval cases find "加薇了解一下" -k 3
+    """
+    from smo_eval.commands import cases as cases_cmd
+
+    cases_cmd.find(runner(overrides, params, config), text, k)
 
 
-@app.command()
-@guarded
-def compare(overrides: Overrides = None, params: Params = None) -> None:
-    """Baseline vs candidates per slice: deltas, paired tests, verdicts, flipped items."""
-    compare_cmd.run(Context.load(overrides, params))
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"smo-eval {__version__}")
+        raise typer.Exit()
 
 
-@app.command()
-@guarded
-def errors(overrides: Overrides = None, params: Params = None) -> None:
-    """Failure slices, error drivers, over-represented terms, root causes, review queue."""
-    errors_cmd.run(Context.load(overrides, params))
-
-
-@app.command()
-@guarded
-def gate(overrides: Overrides = None, params: Params = None,
-         no_fail: Annotated[bool, typer.Option(
-             "--no-fail", help="Exit 0 on a failing verdict (DVC stages: the verdict is "
-             "recorded as a metric; `smo-eval verdict` turns it into the exit code).")] = False,
-         ) -> None:
-    """Release gate: one verdict from the declared checks (exit 0 pass, 1 fail, 2 could not run)."""
-    gate_cmd.run(Context.load(overrides, params), fail_on_verdict=not no_fail)
-
-
-@app.command()
-@guarded
-def report(overrides: Overrides = None, params: Params = None) -> None:
-    """Risk assessment report: one self-contained HTML page and a Markdown summary."""
-    report_cmd.run(Context.load(overrides, params))
-
-
-@app.command()
-@guarded
-def verdict(path: Annotated[Path, typer.Argument(help="gate.json written by `smo-eval gate`")]
-            = Path("outputs/gate/gate.json")) -> None:
-    """Exit with the recorded gate verdict: 0 pass, 1 fail, 2 missing or could not run."""
-    gate_cmd.exit_with_verdict(path)
-
-
-@app.command()
-@guarded
-def experiment(overrides: Overrides = None, params: Params = None,
-               multirun: Annotated[bool, typer.Option(
-                   "--multirun", "-m", help="Sweep: one nested MLflow run per combination "
-                   "of comma-separated override values.")] = False) -> None:
-    """Improvement experiments: per-slice thresholds, calibration, a retrained challenger."""
-    if multirun:
-        experiment_cmd.sweep(overrides or [], params)
-        return
-    if has_sweep(overrides or []):
-        raise SmoEvalError("sweep overrides (key=a,b) need -m: smo-eval experiment -m ...")
-    experiment_cmd.run(Context.load(overrides, params))
-
-
-@app.command()
-@guarded
-def run(overrides: Overrides = None, params: Params = None) -> None:
-    """Run the pipeline's stages in-process (same outputs as `dvc repro`)."""
-    pipeline.run(Context.load(overrides, params))
-
-
-@app.command()
-@guarded
-def demo(overrides: Overrides = None, params: Params = None) -> None:
-    """Generate the sample world and run every stage on it."""
-    pipeline.demo(Context.load(overrides, params))
-
-
-@app.command("params")
-@guarded
-def write_params(overrides: Overrides = None,
-                 output: Annotated[Path, typer.Option("--output", "-o")] = Path("params.yaml"),
-                 ) -> None:
-    """Compose conf/ with overrides into a params file, as `dvc exp run` does."""
-    dump_params(load_config(overrides or ()), output)
-    console.console.print(f"wrote {output}")
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")]
+          = False) -> None:
+    """Evaluation and error analysis for content-safety models."""
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Where a result came from: git commit, content hashes of the full input files, versions.
+"""Where a result came from: git commit, content hashes of the full input files.
 
 Hashes cover every byte of a file (not a sample of rows as MLflow's dataset digest does), so a
 relabel past row 10,000 still changes the hash.
@@ -32,9 +32,3 @@ def git_commit(cwd: Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}-dirty" if dirty else head
-
-
-def input_hashes(paths: dict[str, str | None]) -> dict[str, str]:
-    """sha256 of each configured input file that exists, keyed by table name."""
-    return {name: file_sha256(Path(p)) for name, p in paths.items()
-            if p and Path(p).is_file()}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from smo_eval.config.schema_data import TaxonomyConfig
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,14 @@ class Taxonomy:
     safe_category: str = "none"
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> Taxonomy:
-        """Build from the `taxonomy` config group; an empty group means no taxonomy checks."""
-        cfg = cfg or {}
+    def from_config(cls, cfg: TaxonomyConfig) -> Taxonomy:
+        """Build from the `taxonomy` settings; no categories means no taxonomy checks."""
         cats = tuple(
-            Category(name=str(name), parent=str(spec.get("parent", name)),
-                     severity=int(spec.get("severity", 3)),
-                     target_recall=spec.get("target_recall"), max_fpr=spec.get("max_fpr"))
-            for name, spec in (cfg.get("categories") or {}).items()
+            Category(name=str(name), parent=str(spec.parent or name), severity=spec.severity,
+                     target_recall=spec.target_recall, max_fpr=spec.max_fpr)
+            for name, spec in cfg.categories.items()
         )
-        return cls(cats, str(cfg.get("safe_category", "none")))
+        return cls(cats, cfg.safe_category)
 
     @property
     def names(self) -> list[str]:

@@ -1,42 +1,31 @@
-"""MLflow logging of every stage run: resolved config, metrics, artifacts and lineage tags.
+"""MLflow: one run per stage (nested under a `pipeline` run for `smo-eval run`), recorded
+after the stage's files are written, and never allowed to decide or delay the outcome.
 
-The default store is a SQLite file in the project folder (MLflow 3 refuses the plain file
-store); any tracking server works through `mlflow.tracking_uri`. `smo-eval run` opens a parent
-run and each stage logs a nested run under it, so one pipeline execution reads as one tree.
+- Requests have a short timeout (`mlflow.timeout`) and no retry loop: when the tracking store
+  is unreachable the stage still writes its outputs and verdict, says the run was not
+  recorded, and the exit code follows the verdict. `mlflow.required=true` instead stops the
+  command with exit 2 before anything is judged.
+- A run records what a person compares: a name that says what ran, the overrides given, a
+  digest of the whole configuration and the stage's key settings (tens of params, the full
+  configuration as an artifact), the stage's headline metrics (never one per slice; slice
+  tables are table artifacts the UI shows) and its output files.
 """
 
 from __future__ import annotations
 
 import os
-import re
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smo_eval.errors import ConfigError
+from smo_eval.config.schema_data import MlflowConfig
+from smo_eval.errors import ConfigError, SmoEvalError
 
-_BAD_NAME_CHARS = re.compile(r"[^/\w.\- :]")
-_PARAM_VALUE_LIMIT = 6000
 _BATCH = 900
-
-
-def metric_name(*parts: str) -> str:
-    """A readable MLflow metric name: `v1/recall/region:SEA x language:zh`."""
-    text = "/".join(p.replace("=", ":").replace("&", " x ") for p in parts)
-    return _BAD_NAME_CHARS.sub("_", text)
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested config -> dotted keys with string values, as MLflow params."""
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat |= flatten(value, f"{name}.")
-        else:
-            flat[name] = str(value)[:_PARAM_VALUE_LIMIT]
-    return flat
+_PARAM_VALUE_LIMIT = 6000
 
 
 def resolve_tracking_uri(uri: str, project_root: Path) -> str:
@@ -44,16 +33,95 @@ def resolve_tracking_uri(uri: str, project_root: Path) -> str:
     if uri.startswith("file:") or (("://" not in uri) and not uri.startswith("sqlite:")):
         raise ConfigError(
             f"mlflow.tracking_uri={uri!r}: the MLflow file store is refused by MLflow 3; "
-            "use sqlite:///mlflow.db or an http(s):// server"
-        )
+            "use sqlite:///mlflow.db or an http(s):// server")
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         return prefix + str((project_root / uri[len(prefix):]).resolve())
     return uri
 
 
+class Tracker:
+    """The process's connection to MLflow: probed once, then used or skipped."""
+
+    def __init__(self, cfg: MlflowConfig, project_root: Path) -> None:
+        self.cfg = cfg
+        self.project_root = project_root
+        self.uri = resolve_tracking_uri(cfg.tracking_uri, project_root) if cfg.enabled else ""
+        self.down: str | None = None if cfg.enabled else "mlflow.enabled=false"
+        self._checked = not cfg.enabled
+        self.notices: list[str] = []
+
+    def check(self) -> None:
+        """Probe the store once (HTTP servers answer /health); with `mlflow.required=true` an
+        unreachable store is an error before any stage runs."""
+        if self._checked:
+            return
+        self._checked = True
+        if self.uri.startswith(("http://", "https://")):
+            try:
+                url = self.uri.rstrip("/") + "/health"
+                with urllib.request.urlopen(url, timeout=self.cfg.timeout) as answer:
+                    answer.read(64)
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                self._give_up(f"tracking server {self.uri} unreachable ({_short(exc)})")
+
+    def _give_up(self, why: str) -> None:
+        if self.cfg.required:
+            raise SmoEvalError(f"MLflow is required (mlflow.required=true) but {why}")
+        self.down = why
+        self.notices.append(f"MLflow: {why}; runs are not recorded (outputs are written)")
+
+    def _mlflow(self) -> Any:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, self.cfg.timeout)))
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        import mlflow  # slow import (~2 s): only when a run is logged
+
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        return mlflow
+
+    @contextmanager
+    def run(self, name: str, *, stage: str, params: Mapping[str, Any],
+            tags: Mapping[str, Any]) -> Iterator[StageRun | None]:
+        """A run (nested under an active one); None when MLflow is off or down. Errors while
+        recording end the recording with a notice, never the command."""
+        self.check()
+        if self.down is not None:
+            yield None
+            return
+        try:
+            mlflow = self._mlflow()
+            _ensure_experiment(mlflow, self.cfg.experiment, self.uri, self.project_root)
+            nested = mlflow.active_run() is not None
+            active = mlflow.start_run(run_name=name, nested=nested)
+        except Exception as exc:  # any store error: unreachable, locked, refused
+            self._give_up(f"cannot start a run ({_short(exc)})")
+            yield None
+            return
+        logger = StageRun(mlflow, active)
+        status = "FINISHED"
+        try:
+            logger.set_tags({"smo_eval.stage": stage, **tags})
+            logger.log_params(params)
+            yield logger
+        except SmoEvalError:
+            status = "FAILED"
+            raise
+        except Exception as exc:
+            if not _from_mlflow(exc):
+                status = "FAILED"
+                raise
+            self.notices.append(f"MLflow: run {name} not fully recorded ({_short(exc)})")
+        finally:
+            try:
+                mlflow.end_run(status=status)
+            except Exception as exc:
+                self.notices.append(f"MLflow: could not close run {name} ({_short(exc)})")
+
+
 class StageRun:
-    """Thin logger bound to one MLflow run; the only place stages' results meet MLflow."""
+    """Thin logger bound to one MLflow run; the only place results meet MLflow."""
 
     def __init__(self, mlflow_module: Any, run: Any) -> None:
         self._mlflow = mlflow_module
@@ -63,12 +131,17 @@ class StageRun:
     def run_id(self) -> str:
         return str(self.run.info.run_id)
 
-    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        clean = {k: str(v)[:_PARAM_VALUE_LIMIT] for k, v in params.items() if v is not None}
+        if clean:
+            self._mlflow.log_params(clean)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         clean = {k: float(v) for k, v in metrics.items()
                  if v is not None and v == v}  # NaN (undefined) is not logged
         items = list(clean.items())
         for start in range(0, len(items), _BATCH):
-            self._mlflow.log_metrics(dict(items[start:start + _BATCH]))
+            self._mlflow.log_metrics(dict(items[start:start + _BATCH]), step=step)
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         if path.is_dir():
@@ -76,33 +149,14 @@ class StageRun:
         elif path.is_file():
             self._mlflow.log_artifact(str(path), artifact_path=folder)
 
+    def log_table(self, frame: Any, artifact_file: str) -> None:
+        self._mlflow.log_table(data=frame, artifact_file=artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self._mlflow.log_text(text, artifact_file)
+
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._mlflow.set_tags({k: str(v) for k, v in tags.items() if v is not None})
-
-
-@contextmanager
-def stage_run(mlflow_cfg: Mapping[str, Any], stage: str, config: Mapping[str, Any],
-              project_root: Path, tags: Mapping[str, Any]) -> Iterator[StageRun | None]:
-    """Open an MLflow run for a stage (nested under an active parent run, if any)."""
-    if not mlflow_cfg.get("enabled", True):
-        yield None
-        return
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow  # slow import (~2 s): only when a run is logged
-
-    uri = resolve_tracking_uri(str(mlflow_cfg["tracking_uri"]), project_root)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    _ensure_experiment(mlflow, str(mlflow_cfg["experiment"]), uri, project_root)
-    nested = mlflow.active_run() is not None
-    with mlflow.start_run(run_name=stage, nested=nested) as run:
-        logger = StageRun(mlflow, run)
-        logger.set_tags({"smo_eval.stage": stage, **tags})
-        params = flatten(config)
-        keys = list(params)
-        for start in range(0, len(keys), _BATCH):
-            mlflow.log_params({k: params[k] for k in keys[start:start + _BATCH]})
-        yield logger
 
 
 def _ensure_experiment(mlflow: Any, name: str, uri: str, project_root: Path) -> None:
@@ -113,9 +167,12 @@ def _ensure_experiment(mlflow: Any, name: str, uri: str, project_root: Path) -> 
     mlflow.set_experiment(name)
 
 
-@contextmanager
-def pipeline_run(mlflow_cfg: Mapping[str, Any], config: Mapping[str, Any], project_root: Path,
-                 tags: Mapping[str, Any]) -> Iterator[StageRun | None]:
-    """Parent run for `smo-eval run` / `demo`: stages opened inside it become its children."""
-    with stage_run(mlflow_cfg, "pipeline", config, project_root, tags) as parent:
-        yield parent
+def _from_mlflow(exc: Exception) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("mlflow", "requests", "urllib3", "sqlalchemy")) or isinstance(
+        exc, OSError | ConnectionError | TimeoutError)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__

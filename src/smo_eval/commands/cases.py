@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from smo_eval import console
-from smo_eval.commands.context import Context
+from smo_eval.commands.context import command_run, folder
 from smo_eval.commands.gold import _validated, resolve_ref
 from smo_eval.errors import ContractError, RowProblem
 from smo_eval.io.writers import write_csv, write_json
+from smo_eval.pipeline.runner import Runner
 from smo_eval.stages.cases import CASE_COLUMNS, cases_from_gold, check, nearest, precedents
-from smo_eval.tracking import stage_run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -40,8 +40,8 @@ CREATE INDEX IF NOT EXISTS cases_scenario ON cases (scenario_id);
 """
 
 
-def _path(ctx: Context) -> Path:
-    return Path(str(ctx.section("labels")["cases"]["store"]))
+def _path(ctx: Runner) -> Path:
+    return Path(ctx.config.labels.cases.store)
 
 
 @contextmanager
@@ -59,18 +59,18 @@ def load_cases(path: Path) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM cases ORDER BY case_id", conn)
 
 
-def _gold(ctx: Context, file: Path | None) -> tuple[pd.DataFrame, str]:
-    source = str(file) if file else ctx.section("data").get("gold")
+def _gold(ctx: Runner, file: Path | None) -> tuple[pd.DataFrame, str]:
+    source = str(file) if file else ctx.config.data.gold
     if not source:
         raise ContractError([RowProblem("config", None, None, "no gold file: give FILE or "
                                         "data.gold")])
     return _validated(ctx, "gold", resolve_ref(ctx, str(source))), str(source)
 
 
-def add(ctx: Context, file: Path | None = None) -> int:
+def add(ctx: Runner, file: Path | None = None) -> int:
     """Grow the database from a gold set; returns how many new cases were stored."""
     gold, source = _gold(ctx, file)
-    rows = cases_from_gold(gold, ctx.section("labels")["cases"], source)
+    rows = cases_from_gold(gold, ctx.config.labels.cases, source)
     path = _path(ctx)
     with connect(path) as conn, conn:
         before = conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0]
@@ -83,29 +83,28 @@ def add(ctx: Context, file: Path | None = None) -> int:
     added = int(after - before)
     console.console.print(f"{added:,} new case(s) from {source} ({len(rows) - added:,} already "
                           f"stored); {after:,} cases in {path}")
-    with stage_run(ctx.section("mlflow"), "cases-add", ctx.plain, ctx.project_root,
-                   {**ctx.base_tags(), "cases_source": source}) as mlrun:
+    with command_run(ctx, "cases-add", f"cases add · {source}",
+                     {"cases_source": source}) as mlrun:
         if mlrun is not None:
             mlrun.log_metrics({"cases/added": added, "cases/total": after})
     return added
 
 
-def run_check(ctx: Context, file: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def run_check(ctx: Runner, file: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Flag gold labels against precedents and scenarios whose gold labels disagree."""
     gold, source = _gold(ctx, file)
     cases = load_cases(_path(ctx))
     if cases.empty:
         console.notices([f"the case database {_path(ctx)} is empty: only scenarios whose own "
                          "gold labels disagree are checked (grow it with `smo-eval cases add`)"])
-    conflicts, scenarios = check(gold, list(ctx.section("labels")["cases"]["scenario"] or []),
-                                 cases)
-    folder = ctx.stage_dir("labels")
-    write_csv(conflicts, folder / "case_conflicts.csv")
-    write_csv(scenarios, folder / "scenario_conflicts.csv")
+    conflicts, scenarios = check(gold, list(ctx.config.labels.cases.scenario), cases)
+    target = folder(ctx, "labels")
+    written = ctx.catalog.write("cases.conflicts", conflicts)
+    written.append(write_csv(scenarios, target / "scenario_conflicts.csv"))
     summary = {"gold": source, "gold_items": len(gold), "contradicts_precedent": len(conflicts),
                "scenarios_with_disagreeing_gold": len(scenarios),
                "scenarios_with_precedent": len(precedents(cases))}
-    write_json(summary, folder / "cases_check.json")
+    written.append(write_json(summary, target / "cases_check.json"))
     console.console.print(console.table(
         f"Gold labels contradicting their scenario's precedent ({len(conflicts):,} of "
         f"{len(gold):,})", conflicts, {"n_cases": "count", "n_agree": "count"}, max_rows=15))
@@ -113,24 +112,25 @@ def run_check(ctx: Context, file: Path | None = None) -> tuple[pd.DataFrame, pd.
         f"Scenarios whose own gold labels disagree ({len(scenarios):,})", scenarios,
         {"n_items": "count", "n_violating": "count", "n_safe": "count",
          "minority_share": "ratio"}, max_rows=15))
-    with stage_run(ctx.section("mlflow"), "cases-check", ctx.plain, ctx.project_root,
-                   {**ctx.base_tags(), "cases_gold": source}) as mlrun:
+    with command_run(ctx, "cases-check", f"cases check · {source}",
+                     {"cases_gold": source}) as mlrun:
         if mlrun is not None:
             mlrun.log_metrics({f"cases/{k}": v for k, v in summary.items()
                                if isinstance(v, int)})
-            for name in ("case_conflicts.csv", "scenario_conflicts.csv"):
-                mlrun.log_artifact(folder / name, "labels")
+            for file in written:
+                if file.suffix == ".csv":
+                    mlrun.log_artifact(file, "labels")
     return conflicts, scenarios
 
 
-def find(ctx: Context, text: str, k: int | None = None) -> pd.DataFrame:
+def find(ctx: Runner, text: str, k: int | None = None) -> pd.DataFrame:
     """The nearest precedents of a new text, with their scenario's precedent decision."""
-    cfg = ctx.section("labels")["cases"]
+    cfg = ctx.config.labels.cases
     cases = load_cases(_path(ctx))
     if cases.empty:
         raise ContractError([RowProblem(str(_path(ctx)), None, None,
                                         "the case database is empty (`smo-eval cases add`)")])
-    hits = nearest(cases, text, int(k or cfg.get("top_k", 5)), cfg.get("ngram") or (1, 3))
+    hits = nearest(cases, text, int(k or cfg.top_k), tuple(cfg.ngram))
     hits = hits.merge(precedents(cases)[["scenario_id", "precedent"]], on="scenario_id",
                       how="left")
     cols = ["rank", "similarity", "case_id", "scenario_id", "decision", "precedent",

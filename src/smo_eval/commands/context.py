@@ -1,54 +1,36 @@
-"""What every command shares: the resolved config, the project folder and output paths."""
+"""What a command outside the pipeline stages (gold, cases, init) shares with the stages:
+the typed configuration, the catalog and the MLflow connection, through one Runner."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from smo_eval.pipeline.lineage import digest
+from smo_eval.pipeline.runner import Runner
+from smo_eval.tracking import StageRun
 
-from smo_eval.config import find_conf_dir, load_config, to_plain
-from smo_eval.lineage import git_commit
+
+def folder(runner: Runner, stage: str) -> Path:
+    path = runner.catalog.stage_dir(stage)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
-@dataclass(frozen=True)
-class Context:
-    """A command's configuration (as plain data) and where it reads and writes."""
+@contextmanager
+def command_run(runner: Runner, name: str, label: str,
+                tags: Mapping[str, Any]) -> Iterator[StageRun | None]:
+    """An MLflow run for a command (the overrides and config digest as params)."""
+    from smo_eval.lineage import git_commit
 
-    cfg: DictConfig
-    project_root: Path
+    params = {"overrides": " ".join(runner.loaded.overrides) or "(none)",
+              "config_digest": digest(runner.loaded.plain())[:16]}
+    with runner.tracker.run(label, stage=name, params=params,
+                            tags={"git_commit": git_commit(runner.project_root), **tags}) as run:
+        yield run
+    from smo_eval import console
 
-    @classmethod
-    def load(cls, overrides: Sequence[str] | None, params: Path | None) -> Context:
-        cfg = load_config(overrides or (), params)
-        root = params.resolve().parent if params is not None else find_conf_dir().parent
-        return cls(cfg, root)
-
-    @property
-    def plain(self) -> dict[str, Any]:
-        value = to_plain(self.cfg)
-        assert isinstance(value, dict)
-        return value
-
-    def section(self, name: str) -> dict[str, Any]:
-        value = self.plain.get(name) or {}
-        assert isinstance(value, dict)
-        return value
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(str(self.cfg.out_dir))
-
-    def stage_dir(self, stage: str) -> Path:
-        path = self.out_dir / stage
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    @property
-    def seed(self) -> int:
-        return int(self.cfg.seed)
-
-    def base_tags(self) -> dict[str, Any]:
-        return {"git_commit": git_commit(self.project_root)}
+    console.notices(runner.tracker.notices)
+    runner.tracker.notices.clear()

@@ -14,25 +14,22 @@ import numpy as np
 import pandas as pd
 
 from smo_eval import console
-from smo_eval.commands.context import Context
+from smo_eval.commands.context import command_run
 from smo_eval.contract.schema import GOLD, ITEMS, PREDICTIONS, source_to_canonical
 from smo_eval.contract.validate import LabelMap, validate_table
 from smo_eval.errors import ContractError, RowProblem
 from smo_eval.goldstore import REF_PREFIX, GoldStore, Version, dvc_track
-from smo_eval.io.readers import read_table
-from smo_eval.io.writers import write_csv, write_json
 from smo_eval.lineage import file_sha256
-from smo_eval.stages.evaluate import model_thresholds
+from smo_eval.pipeline.runner import Runner
 from smo_eval.stages.gold_diff import CHANGES, diff_gold, diff_summary, metric_split
 from smo_eval.taxonomy import Taxonomy
-from smo_eval.tracking import metric_name, stage_run
 
 
-def store(ctx: Context) -> GoldStore:
-    return GoldStore(Path(str(ctx.section("labels")["gold"]["store"])))
+def store(ctx: Runner) -> GoldStore:
+    return GoldStore(Path(ctx.config.labels.gold.store))
 
 
-def resolve_ref(ctx: Context, value: str) -> str:
+def resolve_ref(ctx: Runner, value: str) -> str:
     """`gold:latest`, `gold:<id>` or `gold:<name>` -> the stored version's Parquet file."""
     if not value.startswith(REF_PREFIX):
         return value
@@ -40,23 +37,22 @@ def resolve_ref(ctx: Context, value: str) -> str:
     return str(gold.path(gold.resolve(value)))
 
 
-def _validated(ctx: Context, name: str, path: str) -> pd.DataFrame:
+def _validated(ctx: Runner, name: str, path: str) -> pd.DataFrame:
     """One table read and checked with the configured mappings; bad rows fail or are dropped."""
-    data = ctx.section("data")
-    raw = read_table(path, data.get("encoding", "auto"), data.get("sheet", 0))
+    data = ctx.config.data
+    raw = ctx.read_file(path)
     spec = {"gold": GOLD, "items": ITEMS, "predictions": PREDICTIONS}[name]
-    rename = source_to_canonical(name, data.get("columns") or {}, data.get("table_columns") or {})
+    rename = source_to_canonical(name, data.columns, data.table_columns)
     kwargs = {}
     if name == "gold":
-        taxonomy = Taxonomy.from_config(ctx.section("taxonomy"))
-        kwargs = {"labels": LabelMap.from_lists(data["labels"]["positive"],
-                                                data["labels"]["negative"]),
+        taxonomy = Taxonomy.from_config(ctx.config.taxonomy)
+        kwargs = {"labels": LabelMap.from_lists(data.labels.positive, data.labels.negative),
                   "categories": taxonomy.names, "safe_category": taxonomy.safe_category}
     checked = validate_table(raw, spec, rename, **kwargs)  # type: ignore[arg-type]
     if not checked.problems.empty:
         problems = [RowProblem(r.file, int(r.row), r.column, r.reason)
                     for r in checked.problems.head(50).itertuples(index=False)]
-        if data.get("on_error", "fail") != "quarantine":
+        if data.on_error != "quarantine":
             raise ContractError(problems)
         console.notices([f"{len(checked.rejected):,} {name} row(s) with problems left out "
                          f"(first: {problems[0]})"])
@@ -66,24 +62,24 @@ def _validated(ctx: Context, name: str, path: str) -> pd.DataFrame:
     return frame
 
 
-def canonical_gold(ctx: Context, path: Path) -> tuple[pd.DataFrame, str | None]:
+def canonical_gold(ctx: Runner, path: Path) -> tuple[pd.DataFrame, str | None]:
     """The validated gold table to store, and the source name of its reviewer column."""
     frame = _validated(ctx, "gold", str(path)).drop(columns=["gold_version"], errors="ignore")
-    columns = {**(ctx.section("data").get("columns") or {}),
-               **((ctx.section("data").get("table_columns") or {}).get("gold") or {})}
+    data = ctx.config.data
+    columns = {**data.columns, **data.table_columns.get("gold", {})}
     reviewer = str(columns.get("reviewer", "reviewer")) if "reviewer" in frame.columns else None
     return frame.reset_index(drop=True), reviewer
 
 
-def ingest(ctx: Context, path: Path, name: str | None = None) -> Version:
-    cfg = ctx.section("labels")["gold"]
+def ingest(ctx: Runner, path: Path, name: str | None = None) -> Version:
+    cfg = ctx.config.labels.gold
     table, reviewer = canonical_gold(ctx, path)
     gold = store(ctx)
     notes: list[str] = []
 
     def track() -> None:
-        if cfg.get("dvc", True):
-            note = dvc_track(ctx.project_root, gold.root, Path(str(cfg["pointer"])))
+        if cfg.dvc:
+            note = dvc_track(ctx.project_root, gold.root, Path(cfg.pointer))
             if note:
                 notes.append(note)
 
@@ -102,13 +98,13 @@ def ingest(ctx: Context, path: Path, name: str | None = None) -> Version:
     return version
 
 
-def _item_metadata(ctx: Context) -> pd.DataFrame | None:
-    items = ctx.section("data").get("items")
+def _item_metadata(ctx: Runner) -> pd.DataFrame | None:
+    items = ctx.config.data.items
     return _validated(ctx, "items", str(items)) if items and Path(str(items)).is_file() else None
 
 
-def _scores(ctx: Context) -> pd.DataFrame | None:
-    preds = ctx.section("data").get("predictions")
+def _scores(ctx: Runner) -> pd.DataFrame | None:
+    preds = ctx.config.data.predictions
     if not preds or not Path(str(preds)).is_file():
         return None
     frame = _validated(ctx, "predictions", str(preds))
@@ -123,10 +119,9 @@ def _with_metadata(gold: pd.DataFrame, items: pd.DataFrame | None) -> pd.DataFra
     return gold.merge(meta, on="item_id", how="left")
 
 
-def compare(ctx: Context, gold: GoldStore, old: Version, new: Version) -> pd.DataFrame:
+def compare(ctx: Runner, gold: GoldStore, old: Version, new: Version) -> pd.DataFrame:
     """Diff two versions, split every model's metric change, write, print and log."""
-    cfg = ctx.section("labels")["gold"]
-    dims = [str(d) for d in cfg.get("diff_dimensions") or []]
+    dims = list(ctx.config.labels.gold.diff_dimensions)
     items = _item_metadata(ctx)
     before, after = (_with_metadata(gold.load(v), items) for v in (old, new))
     diff = diff_gold(before, after, dims)
@@ -134,33 +129,35 @@ def compare(ctx: Context, gold: GoldStore, old: Version, new: Version) -> pd.Dat
     scores = _scores(ctx)
     split = pd.DataFrame()
     if scores is not None and scores.shape[1]:
-        thresholds = {m: float(t) for m, t in model_thresholds(
-            list(scores.columns), ctx.section("evaluate")).items()}
+        from smo_eval.operating_point import scalar
+
+        points = ctx.operating_points(list(scores.columns), after)
+        thresholds = {m: scalar(t) for m, t in points.items()}
         split = metric_split(before, after, scores, thresholds,
-                             int(ctx.section("evaluate")["score_bins"]))
+                             ctx.config.evaluate.score_bins)
     else:
         console.notices(["no predictions configured (data.predictions): metric impact skipped"])
-    folder = ctx.stage_dir("labels")
-    write_csv(diff.assign(old_version=old.id, new_version=new.id), folder / "gold_diff.csv")
-    write_csv(summary, folder / "gold_diff_summary.csv")
-    write_csv(split, folder / "gold_impact.csv")
     overall = summary.iloc[0]
     counts = {c: int(overall[c]) for c in CHANGES}
-    write_json({"old_version": old.id, "new_version": new.id, **counts},
-               folder / "gold_diff.json")
+    written = []
+    for key, value in (("gold.diff_table", diff.assign(old_version=old.id, new_version=new.id)),
+                       ("gold.diff_summary", summary), ("gold.impact", split),
+                       ("gold.diff", {"old_version": old.id, "new_version": new.id, **counts})):
+        written += ctx.catalog.write(key, value)
     show(old, new, summary, split)
-    with stage_run(ctx.section("mlflow"), "gold", ctx.plain, ctx.project_root, {
-        **ctx.base_tags(), "gold_version": new.id, "gold_version_previous": old.id,
+    with command_run(ctx, "gold", f"gold diff · {old.id} -> {new.id}", {
+        "gold_version": new.id, "gold_version_previous": old.id,
         "gold_version_name": new.name, "gold_source": new.source,
     }) as mlrun:
         if mlrun is not None:
             metrics = {f"gold/{k}": float(v) for k, v in counts.items()}
             for row in split.itertuples(index=False):
                 for key in ("change", "due_to_relabels", "due_to_added_removed"):
-                    metrics[metric_name(str(row.model), str(row.metric), key)] = getattr(row, key)
-            mlrun.log_metrics(metrics)
-            for name in ("gold_diff.csv", "gold_diff_summary.csv", "gold_impact.csv"):
-                mlrun.log_artifact(folder / name, "labels")
+                    metrics[f"{row.model}/{row.metric}/{key}"] = getattr(row, key)
+            mlrun.log_metrics(dict(list(metrics.items())[:99]))
+            for file in written:
+                if file.suffix == ".csv":
+                    mlrun.log_artifact(file, "labels")
     return diff
 
 
@@ -179,7 +176,7 @@ def show(old: Version, new: Version, summary: pd.DataFrame, split: pd.DataFrame)
              "due_to_added_removed": "num"}))
 
 
-def list_versions(ctx: Context) -> pd.DataFrame:
+def list_versions(ctx: Runner) -> pd.DataFrame:
     versions = store(ctx).versions()
     frame = pd.DataFrame([v.__dict__ for v in versions]) if versions else pd.DataFrame(
         columns=["id", "name", "created_at", "rows", "positives", "source", "reviewer_column"])
@@ -192,6 +189,6 @@ def list_versions(ctx: Context) -> pd.DataFrame:
     return frame
 
 
-def diff(ctx: Context, a: str, b: str) -> pd.DataFrame:
+def diff(ctx: Runner, a: str, b: str) -> pd.DataFrame:
     gold = store(ctx)
     return compare(ctx, gold, gold.resolve(a), gold.resolve(b))

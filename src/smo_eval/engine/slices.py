@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-OVERALL = "overall"
+from smo_eval.slicekey import SliceKey, dimension_of, display
+
 # Above this many possible combinations the joint cells are found by sorting, not counting.
 _DENSE_LIMIT = 20_000_000
 
@@ -26,15 +27,24 @@ class SliceIndex:
 
     cell_of_row: np.ndarray          # int32, one per row
     n_cells: int
-    names: list[str]                 # slice names: overall, dim=value, dimA=a&dimB=b
-    dimensions: list[str]            # per slice: overall, dim or dimA&dimB
+    keys: list[SliceKey]             # per slice: () overall, ((dim, value), ...) otherwise
     membership: sparse.csr_matrix    # (n_slices, n_cells)
+
+    @property
+    def names(self) -> list[str]:
+        """Display names: overall, dim=value, dimA=a&dimB=b."""
+        return [display(k) for k in self.keys]
+
+    @property
+    def dimensions(self) -> list[str]:
+        """Per slice: overall, dim or dimA&dimB."""
+        return [dimension_of(k) for k in self.keys]
 
     def aggregate(self, per_cell: np.ndarray) -> np.ndarray:
         """Sum statistics over the cells of each slice: (n_cells, ...) -> (n_slices, ...)."""
         flat = per_cell.reshape(self.n_cells, -1)
         out = self.membership @ flat
-        return np.asarray(out).reshape((len(self.names), *per_cell.shape[1:]))
+        return np.asarray(out).reshape((len(self.keys), *per_cell.shape[1:]))
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -78,20 +88,19 @@ def build_slice_index(table: pd.DataFrame, dimensions: Sequence[str],
     level = dict(zip(used_dims, cell_levels, strict=True))
     n_cells = len(cell_levels[0]) if cell_levels else 1
 
-    names, dims, rows, cols = [OVERALL], [OVERALL], [np.zeros(n_cells, np.int64)], [
-        np.arange(n_cells)]
+    keys: list[SliceKey] = [()]
+    rows, cols = [np.zeros(n_cells, np.int64)], [np.arange(n_cells)]
     for slicing in [(d,) for d in present] + kept_crosses:
-        slice_names, slice_of_cell = _slicing(slicing, level, values)
+        slice_keys, slice_of_cell = _slicing(slicing, level, values)
         valid = slice_of_cell >= 0
-        rows.append(len(names) + slice_of_cell[valid])
+        rows.append(len(keys) + slice_of_cell[valid])
         cols.append(np.flatnonzero(valid))
-        names += slice_names
-        dims += ["&".join(slicing)] * len(slice_names)
+        keys += slice_keys
     row = np.concatenate(rows)
     col = np.concatenate(cols)
     membership = sparse.csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
-                                   shape=(len(names), n_cells))
-    return SliceIndex(cell_of_row, n_cells, names, dims, membership), notices
+                                   shape=(len(keys), n_cells))
+    return SliceIndex(cell_of_row, n_cells, keys, membership), notices
 
 
 def _joint_cells(n_rows: int, code_list: list[np.ndarray],
@@ -125,8 +134,8 @@ def _joint_cells(n_rows: int, code_list: list[np.ndarray],
 
 
 def _slicing(dims: tuple[str, ...], level: dict[str, np.ndarray],
-             values: dict[str, list[str]]) -> tuple[list[str], np.ndarray]:
-    """Slices of one dimension or cross: their names and each joint cell's slice (-1 = none)."""
+             values: dict[str, list[str]]) -> tuple[list[SliceKey], np.ndarray]:
+    """Slices of one dimension or cross: their keys and each joint cell's slice (-1 = none)."""
     combined = np.zeros(len(level[dims[0]]), dtype=np.int64)
     valid = np.ones(len(combined), dtype=bool)
     for dim in dims:
@@ -136,12 +145,12 @@ def _slicing(dims: tuple[str, ...], level: dict[str, np.ndarray],
     used = np.unique(combined[valid])
     slice_of_cell = np.full(len(combined), -1, dtype=np.int64)
     slice_of_cell[valid] = np.searchsorted(used, combined[valid])
-    names = []
+    keys: list[SliceKey] = []
     for code in used:
         parts = []
         for dim in reversed(dims):
             k = len(values[dim])
-            parts.append(f"{dim}={values[dim][int(code % k)]}")
+            parts.append((dim, values[dim][int(code % k)]))
             code //= k
-        names.append("&".join(reversed(parts)))
-    return names, slice_of_cell
+        keys.append(tuple(reversed(parts)))
+    return keys, slice_of_cell

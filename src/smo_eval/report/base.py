@@ -11,6 +11,7 @@ import pandas as pd
 
 from smo_eval.report.i18n import Messages, cell
 from smo_eval.report.model import Section, Table
+from smo_eval.slicekey import display, from_json
 from smo_eval.taxonomy import Taxonomy
 
 
@@ -65,15 +66,17 @@ def frame_table(build: Build, frame: pd.DataFrame, title: str,
                  list(marks or [])[:len(rows)], joined)
 
 
-def slice_label(build: Build, name: str) -> str:
-    """`region=SEA&language=zh` -> `region SEA × language zh` in the report's language."""
-    if name == "overall":
-        return build.msg.name("overall")
-    parts = []
-    for part in str(name).split("&"):
-        key, _, value = part.partition("=")
-        parts.append(f"{build.msg.name(key)} {value}".strip())
-    return " × ".join(parts)
+def slice_label(build: Build, key: Any) -> str:
+    """A slice as the report shows it: the one display form (`region=SEA&language=zh`, as in
+    every CSV), `overall` in the report's language. Takes a key, its JSON (`slice_key`) or
+    the pairs list of gate.json."""
+    if isinstance(key, str):
+        key = from_json(key) if key.startswith("[") else None
+    elif isinstance(key, list):
+        key = tuple((str(d), str(v)) for d, v in key)
+    if key is None:
+        return "–"
+    return display(key) if key else build.msg.name("overall")
 
 
 def mask_text(text: Any, cfg: Mapping[str, Any]) -> str:

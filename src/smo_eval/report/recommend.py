@@ -53,7 +53,7 @@ def _key(key: str, finding: Finding) -> str:
 
 def _slice(build: Build, finding: Finding) -> dict[str, object]:
     name = finding.subject.get("slice")
-    return {"slice": slice_label(build, str(name)) if name is not None else ""}
+    return {"slice": slice_label(build, name) if name is not None else ""}
 
 
 _VALUES: dict[str, Callable[[Finding], dict[str, object]]] = {

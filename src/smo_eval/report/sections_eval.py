@@ -10,6 +10,7 @@ from smo_eval.report import figures
 from smo_eval.report.base import Build, not_run, slice_label
 from smo_eval.report.i18n import count, interval, pct
 from smo_eval.report.model import Figure, Finding, Section, Table
+from smo_eval.slicekey import SliceKey, from_json, to_json
 
 HEATMAPS = (("region", "risk_category", "recall"), ("language", "risk_category", "recall"),
             ("region", "language", "fpr"))
@@ -28,27 +29,27 @@ def kpi(build: Build) -> Section:
     width = float(build.rules.get("max_interval_width", 0.15))
     for model in models_of(build):
         rows, marks = [], []
-        part = frame[frame["model"].astype(str) == model].set_index("slice")
-        for name, level, target, severity, parent in _kpi_rows(build):
-            if name not in part.index:
+        part = frame[frame["model"].astype(str) == model].drop_duplicates("slice_key") \
+            .set_index("slice_key")
+        for key, level, target, severity, parent in _kpi_rows(build):
+            if to_json(key) not in part.index:
                 continue
-            r = part.loc[name]
+            r = part.loc[to_json(key)]
             status = _status(r, target)
-            rows.append([("" if level == "leaf" else "▸ ") + build.msg.name(name.split("=", 1)[1]
-                                                                           if "=" in name
-                                                                           else name),
+            label = key[0][1] if key else "overall"
+            rows.append([("" if level == "leaf" else "▸ ") + build.msg.name(label),
                          parent, str(severity) if severity else "", count(r["n_pos"]),
                          pct(r["recall"]), interval(r["recall_lo"], r["recall_hi"]),
                          pct(target) if target is not None else "–",
-                         pct(r["fpr"]) if name == "overall" else "–",
+                         pct(r["fpr"]) if not key else "–",
                          build.t(f"status.{status}") + (" *" if r["low_support"] else "")])
             marks.append(f"status-{status}" + (" low" if r["low_support"] else ""))
-            if target is None or name == "overall":
+            if target is None or not key:
                 continue
-            subject = {"model": model, "slice": name, "recall": float(r["recall"]),
+            subject = {"model": model, "slice": to_json(key), "recall": float(r["recall"]),
                        "lo": float(r["recall_lo"]), "hi": float(r["recall_hi"]),
                        "target": target, "n_pos": int(r["n_pos"])}
-            values = {"model": model, "slice": slice_label(build, name),
+            values = {"model": model, "slice": slice_label(build, key),
                       "recall": pct(r["recall"]), "ci": interval(r["recall_lo"], r["recall_hi"]),
                       "target": pct(target), "n_pos": count(r["n_pos"])}
             if status == "below":
@@ -67,20 +68,20 @@ def kpi(build: Build) -> Section:
     return section
 
 
-def _kpi_rows(build: Build) -> list[tuple[str, str, Any, Any, str]]:
-    """(slice, level, target recall, severity, parent) in taxonomy order, parents first.
+def _kpi_rows(build: Build) -> list[tuple[SliceKey, str, Any, Any, str]]:
+    """(slice key, level, target recall, severity, parent) in taxonomy order, parents first.
 
     A parent's target is its strictest child's: the parent is held to its most severe bar.
     """
-    out: list[tuple[str, str, Any, Any, str]] = [("overall", "all", None, None, "")]
+    out: list[tuple[SliceKey, str, Any, Any, str]] = [((), "all", None, None, "")]
     parents: dict[str, list[Any]] = {}
     for c in build.taxonomy.categories:
         parents.setdefault(c.parent, []).append(c)
     for parent, children in parents.items():
         targets = [c.target_recall for c in children if c.target_recall is not None]
-        out.append((f"parent_category={parent}", "parent", max(targets) if targets else None,
-                    min(c.severity for c in children), ""))
-        out.extend((f"risk_category={c.name}", "leaf", c.target_recall, c.severity,
+        out.append(((("parent_category", parent),), "parent",
+                    max(targets) if targets else None, min(c.severity for c in children), ""))
+        out.extend(((("risk_category", c.name),), "leaf", c.target_recall, c.severity,
                     build.msg.name(parent)) for c in children)
     return out
 
@@ -128,7 +129,7 @@ def heatmaps(build: Build) -> Section:
                 section.findings.append(Finding("weakest_cell", build.t(
                     "heatmaps.weakest", model=model, a=worst[rows_dim], b=worst[cols_dim],
                     value=pct(worst[metric]), n_pos=count(worst["n_pos"])), "info",
-                    {"model": model, "slice": worst["slice"]}))
+                    {"model": model, "slice": worst["slice_key"]}))
     section.findings.extend(_language_thresholds(build, frame))
     return section
 
@@ -138,10 +139,10 @@ def _cross(frame: pd.DataFrame, a: str, b: str) -> pd.DataFrame | None:
     for dims in (f"{a}&{b}", f"{b}&{a}"):
         part = frame[frame["dimension"] == dims]
         if len(part):
-            pairs = part["slice"].str.split("&", expand=True)
             out = part.copy()
-            for i, dim in enumerate(dims.split("&")):
-                out[dim] = pairs[i].str.split("=", n=1).str[1]
+            keys = [dict(from_json(k)) for k in part["slice_key"]]
+            for dim in (a, b):
+                out[dim] = [k.get(dim) for k in keys]
             return out
     return None
 
@@ -153,10 +154,10 @@ def _language_thresholds(build: Build, frame: pd.DataFrame) -> list[Finding]:
     part = frame[(frame["dimension"] == "language") & ~frame["low_support"].astype(bool)]
     hits = part[(part["recall_hi"] < bar) & (part["precision"] >= room)]
     return [Finding("language_threshold", build.t(
-        "heatmaps.language_threshold", model=r.model, slice=slice_label(build, r.slice),
+        "heatmaps.language_threshold", model=r.model, slice=slice_label(build, r.slice_key),
         recall=pct(r.recall), ci=interval(r.recall_lo, r.recall_hi), bar=pct(bar),
         precision=pct(r.precision)), "medium",
-        {"model": r.model, "slice": r.slice, "recall": r.recall, "precision": r.precision})
+        {"model": r.model, "slice": r.slice_key, "recall": r.recall, "precision": r.precision})
         for r in hits.sort_values("recall").itertuples()]
 
 

@@ -32,12 +32,12 @@ def comparison(build: Build) -> Section:
     for r in moved[moved["verdict"] == "regressed"].head(build.max_rows).itertuples():
         section.findings.append(Finding("regression", build.t(
             "comparison.regressed", candidate=r.candidate, baseline=r.baseline,
-            metric=build.msg.name(str(r.metric)), slice=slice_label(build, str(r.slice)),
+            metric=build.msg.name(str(r.metric)), slice=slice_label(build, r.slice_key),
             base=pct(r.baseline_value), cand=pct(r.candidate_value), delta=pp(r.delta),
             ci=interval(r.delta_lo, r.delta_hi, pp), p=f"{r.p_adjusted:.2g}"), "high",
-            {"candidate": r.candidate, "baseline": r.baseline, "slice": r.slice,
+            {"candidate": r.candidate, "baseline": r.baseline, "slice": r.slice_key,
              "metric": r.metric, "delta": float(r.delta)}))
-    rows = [[str(r.candidate), slice_label(build, str(r.slice)), build.msg.name(str(r.metric)),
+    rows = [[str(r.candidate), slice_label(build, r.slice_key), build.msg.name(str(r.metric)),
              pct(r.baseline_value), pct(r.candidate_value), pp(r.delta),
              interval(r.delta_lo, r.delta_hi, pp), f"{r.p_adjusted:.2g}",
              build.msg.name(str(r.verdict))] for r in moved.head(build.max_rows).itertuples()]
@@ -47,8 +47,8 @@ def comparison(build: Build) -> Section:
                                 [str(v) for v in moved["verdict"].head(build.max_rows)]))
     if len(moved):
         top = moved.head(30).copy()
-        top["label"] = [f"{c} · {slice_label(build, str(s))} · {build.msg.name(str(m))}"
-                        for c, s, m in zip(top["candidate"], top["slice"], top["metric"],
+        top["label"] = [f"{c} · {slice_label(build, s)} · {build.msg.name(str(m))}"
+                        for c, s, m in zip(top["candidate"], top["slice_key"], top["metric"],
                                            strict=True)]
         title = build.t("comparison.figure")
         section.figures.append(Figure("comparison-deltas", title, figures.forest(
@@ -77,9 +77,9 @@ def errors(build: Build) -> Section:
                 .to_dict("records"):
             section.findings.append(Finding("failure_slice", build.t(
                 "errors.slice", model=r["model"], error=build.msg.name(str(r["error"])),
-                slice=slice_label(build, str(r["slice"])), rate=pct(r["error_rate"]),
+                slice=slice_label(build, r["slice_key"]), rate=pct(r["error_rate"]),
                 rest=pct(r["rest_rate"]), n=count(r["n"])), "medium",
-                {"slice": r["slice"], "model": r["model"], "error": r["error"]}))
+                {"slice": r["slice_key"], "model": r["model"], "error": r["error"]}))
         section.tables.append(frame_table(build, slices.sort_values(["rank", "model", "error"]),
                                           build.t("errors.failure_slices"), FAILURE_COLUMNS))
     terms = build.get("error_terms")
@@ -153,9 +153,9 @@ def labels(build: Build) -> Section:
                         & (agreement["n_items"] >= enough)].sort_values("krippendorff_alpha")
         for r in low.head(5).to_dict("records"):
             section.findings.append(Finding("low_agreement", build.t(
-                "labels.low_agreement", slice=slice_label(build, str(r["slice"])),
+                "labels.low_agreement", slice=slice_label(build, r["slice_key"]),
                 value=num(r["krippendorff_alpha"], 2), floor=num(floor, 2),
-                n=count(r["n_items"])), "medium", {"slice": r["slice"]}))
+                n=count(r["n_items"])), "medium", {"slice": r["slice_key"]}))
         section.tables.append(frame_table(build, agreement, build.t("labels.agreement"), (
             "slice", "n_items", "n_annotators", "krippendorff_alpha", "fleiss_kappa",
             "mean_pairwise_cohen_kappa")))
@@ -303,7 +303,7 @@ def _drift_findings(build: Build, tests: pd.DataFrame) -> list[Finding]:
         model = None if model is None or model != model or model == "" else str(model)
         if r["kind"] == "score" and model:
             text = build.t("drift.score_alarm", model=model,
-                           slice=slice_label(build, str(r["slice"])), method=r["method"],
+                           slice=slice_label(build, r["slice_key"]), method=r["method"],
                            value=num(r["value"]), threshold=num(r["threshold"]))
         else:
             moved = ""
@@ -318,13 +318,13 @@ def _drift_findings(build: Build, tests: pd.DataFrame) -> list[Finding]:
                            threshold=num(r["threshold"]), moved=moved)
         out.append(Finding("drift", text, "medium", {
             "name": str(r["column"]), "kind": r["kind"], "model": model,
-            "slice": str(r["slice"])}))
+            "slice": r["slice_key"]}))
     watch = tests[tests["status"] == "watch"]
     if len(watch):
         r = watch.iloc[0]
         out.append(Finding("drift_watch", build.t(
             "drift.watch", n=count(len(watch)), name=str(r["column"]),
-            slice=slice_label(build, str(r["slice"])), value=num(r["value"]),
+            slice=slice_label(build, r["slice_key"]), value=num(r["value"]),
             threshold=num(r["threshold"]), n_cur=count(r["n_current"])), "info"))
     if not (tests["status"] == "alarm").any():
         out.append(Finding("no_drift", build.t("drift.none", n=count(len(tests))), "info"))
@@ -354,7 +354,7 @@ def gate(build: Build) -> Section:
         rows, marks = [], []
         for c in checks:
             bad = [s for s in c.get("slices") or [] if s.get("status") != "pass"]
-            detail = "; ".join(f"{slice_label(build, str(s.get('slice')))}: {s.get('reason')}"
+            detail = "; ".join(f"{slice_label(build, s.get('slice_key'))}: {s.get('reason')}"
                                for s in bad[:2]) + (f" (+{len(bad) - 2})" if len(bad) > 2 else "")
             rows.append([str(c.get("name")), str(c.get("description", "")),
                          build.msg.name(str(c.get("status"))), cell("blocking",

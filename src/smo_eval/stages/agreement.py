@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from smo_eval.engine.slices import SliceIndex
+from smo_eval.slicekey import to_json
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,6 @@ def slice_agreement(r: Ratings, index: SliceIndex, cell_of_item: np.ndarray,
         "mean_pairwise_cohen_kappa": mean_cohen,
         "n_ratings": n_ratings.round().astype(np.int64),
         "ratings_per_item": m_fixed, "fleiss_items": n_fleiss.round().astype(np.int64),
-        "cohen_pairs": n_pairs,
+        "cohen_pairs": n_pairs, "slice_key": [to_json(k) for k in index.keys],
     })
     return table[table["n_items"] > 0].reset_index(drop=True), pairs

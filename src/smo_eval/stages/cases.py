@@ -8,14 +8,14 @@ segmentation and so works for Mandarin as well as for space-separated languages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from smo_eval.config.schema_stages import CasesConfig
 from smo_eval.errors import ConfigError
 
 CASE_COLUMNS = ["scenario_id", "text", "decision", "risk_category", "rationale", "policy_ref",
@@ -35,7 +35,7 @@ def scenario_ids(table: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return out
 
 
-def cases_from_gold(table: pd.DataFrame, cfg: Mapping[str, Any], source: str) -> pd.DataFrame:
+def cases_from_gold(table: pd.DataFrame, cfg: CasesConfig, source: str) -> pd.DataFrame:
     """Precedent rows (CASE_COLUMNS) from a validated gold table."""
     if "text" not in table.columns:
         raise ConfigError("the case database needs the example text: map it with "
@@ -45,13 +45,13 @@ def cases_from_gold(table: pd.DataFrame, cfg: Mapping[str, Any], source: str) ->
                if "labeled_at" in table.columns else pd.Series(today, index=table.index))
 
     def optional(key: str) -> pd.Series:
-        column = cfg.get(key)
+        column = getattr(cfg, key)
         if column and column in table.columns:
             return table[column].astype("string").fillna("")
         return pd.Series("", index=table.index, dtype="string")
 
     return pd.DataFrame({
-        "scenario_id": scenario_ids(table, list(cfg.get("scenario") or [])),
+        "scenario_id": scenario_ids(table, list(cfg.scenario)),
         "text": table["text"].astype("string"),
         "decision": table["label"].astype(np.int64),
         "risk_category": table.get("risk_category", pd.Series("", index=table.index))

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
+from smo_eval.config.schema_data import SlicingConfig
+from smo_eval.config.schema_stages import CompareConfig
 from smo_eval.engine.metrics import count_metrics
 from smo_eval.engine.paired import (
     count_paired,
@@ -27,10 +29,14 @@ from smo_eval.engine.paired import (
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.errors import ConfigError
+from smo_eval.operating_point import Threshold
+from smo_eval.slicekey import to_json
 
 COLUMNS = ["baseline", "candidate", "slice", "metric", "baseline_value", "candidate_value",
            "delta", "delta_lo", "delta_hi", "p_value", "p_adjusted", "verdict",
-           "test", "dimension", "n", "n_pos", "n_neg", "n_discordant", "low_support"]
+           "test", "dimension", "n", "n_pos", "n_neg", "n_discordant", "low_support",
+           "baseline_tp", "baseline_fp", "baseline_fn", "baseline_tn", "candidate_tp",
+           "candidate_fp", "candidate_fn", "candidate_tn", "slice_key"]
 VERDICTS = ("improved", "regressed", "no_change", "insufficient_evidence")
 METRICS = ("recall", "precision", "fpr", "f1")
 # Metrics where a lower value is better.
@@ -39,8 +45,6 @@ LOWER_IS_BETTER = frozenset({"fpr"})
 MCNEMAR_LABEL = {"recall": 1, "fpr": 0}
 CORRECTIONS = {"bh": "fdr_bh", "holm": "holm"}
 FLIP_KINDS = {(1, 1, 0): "new_miss", (0, 0, 1): "new_false_flag"}
-
-Threshold = float | np.ndarray
 
 
 @dataclass
@@ -54,43 +58,46 @@ class Comparison:
     notices: list[str] = field(default_factory=list)
 
 
-def _thresholds(models: list[str], cfg: Mapping[str, Any],
-                given: Mapping[str, Threshold] | None) -> dict[str, Threshold]:
-    per_model = {**(cfg.get("thresholds") or {}), **(given or {})}
-    return {m: per_model.get(m, float(cfg.get("threshold", 0.5))) for m in models}
-
-
-def _check(cfg: Mapping[str, Any], models: list[str]) -> tuple[str, list[str], list[str]]:
-    baseline = str(cfg["baseline"])
-    optional = {str(c) for c in (cfg.get("optional_candidates") or [])}
-    candidates = [str(c) for c in (cfg.get("candidates") or [])
-                  if str(c) in models or str(c) not in optional]
+def pair(cfg: CompareConfig, models: list[str]) -> tuple[str, list[str]]:
+    """The baseline and the candidates present: `compare.baseline` (else the first model) and
+    `compare.candidates` (else every other model); optional candidates without predictions
+    are left out."""
+    if not models:
+        raise ConfigError("compare: the predictions hold no model")
+    baseline = cfg.baseline or models[0]
+    optional = set(cfg.optional_candidates)
+    named = cfg.candidates or [m for m in models if m != baseline]
+    candidates = [c for c in named if c in models or c not in optional]
     unknown = [m for m in [baseline, *candidates] if m not in models]
     if unknown:
         raise ConfigError(f"compare.baseline/compare.candidates name models without "
                           f"predictions: {unknown}; known: {models}")
+    candidates = [c for c in candidates if c != baseline]
     if not candidates:
-        raise ConfigError("compare.candidates is empty: name at least one model to compare")
-    metrics = [str(m) for m in cfg.get("metrics") or METRICS]
+        raise ConfigError("compare: no candidate to compare with the baseline "
+                          f"{baseline} (compare.candidates; models: {models})")
+    return baseline, candidates
+
+
+def _check(cfg: CompareConfig) -> list[str]:
+    metrics = list(cfg.metrics or METRICS)
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise ConfigError(f"compare.metrics {bad} not supported; choose from {list(METRICS)}")
-    if str(cfg.get("correction", "bh")) not in CORRECTIONS:
-        raise ConfigError(f"compare.correction={cfg.get('correction')!r}: use bh or holm")
-    return baseline, [c for c in candidates if c != baseline], metrics
+    return metrics
 
 
-def compare(table: pd.DataFrame, scores: pd.DataFrame, compare_cfg: Mapping[str, Any],
-            slicing_cfg: Mapping[str, Any], seed: int,
-            thresholds: Mapping[str, Threshold] | None = None,
+def compare(table: pd.DataFrame, scores: pd.DataFrame, cfg: CompareConfig,
+            slicing: SlicingConfig, seed: int, *, thresholds: Mapping[str, Threshold],
             severity: Mapping[str, int] | None = None) -> Comparison:
-    """Baseline vs each candidate on the slices of `slicing_cfg` (the same as evaluate)."""
-    baseline, candidates, metrics = _check(compare_cfg, list(scores.columns))
-    thr = _thresholds([baseline, *candidates], compare_cfg, thresholds)
-    index, notices = build_slice_index(table, slicing_cfg.get("dimensions") or [],
-                                       slicing_cfg.get("crosses") or [])
+    """Baseline vs each candidate on the slices of `slicing` (the same as evaluate), each model
+    at its operating point in `thresholds`."""
+    baseline, candidates = pair(cfg, [str(c) for c in scores.columns])
+    metrics = _check(cfg)
+    thr = {m: thresholds[m] for m in [baseline, *candidates]}
+    index, notices = build_slice_index(table, slicing.dimensions, slicing.crosses)
     notices += [f"candidate {c} has no predictions yet: left out" for c in
-                compare_cfg.get("optional_candidates") or [] if c not in scores.columns]
+                cfg.optional_candidates if c not in scores.columns]
     labels = table["label"].to_numpy()
     rng = np.random.default_rng(seed)
     base_scores = scores[baseline].to_numpy()
@@ -109,7 +116,7 @@ def compare(table: pd.DataFrame, scores: pd.DataFrame, compare_cfg: Mapping[str,
                          "n_neither": int((~has_base & ~has_cand).sum())})
         paired = count_paired(index, labels, base_flag, cand_flag,
                               None if both.all() else both)
-        frames.append(_slice_table(baseline, cand, index, paired, metrics, compare_cfg, rng))
+        frames.append(_slice_table(baseline, cand, index, paired, metrics, cfg, rng))
         flips.append(_flips(table, baseline, cand, base_scores, cand_scores, base_flag,
                             cand_flag, both, labels, severity))
     cov = pd.DataFrame(coverage)
@@ -121,26 +128,29 @@ def compare(table: pd.DataFrame, scores: pd.DataFrame, compare_cfg: Mapping[str,
                            f"{baseline}, {row['n_candidate_only']:,} only {row['candidate']})")
     result = pd.concat(frames, ignore_index=True)[COLUMNS]
     return Comparison(result, pd.concat(flips, ignore_index=True), cov,
-                      _summary(result, cov, float(compare_cfg["alpha"])), notices)
+                      _summary(result, cov, cfg.alpha), notices)
 
 
 def _slice_table(baseline: str, cand: str, index: SliceIndex, paired: np.ndarray,
-                 metrics: list[str], cfg: Mapping[str, Any],
+                 metrics: list[str], cfg: CompareConfig,
                  rng: np.random.Generator) -> pd.DataFrame:
     """One row per (slice, metric): values, delta, interval, p-values and verdict."""
     keep = paired.sum(axis=1) > 0
     paired = paired[keep]
     names = np.asarray(index.names, dtype=object)[keep]
     dims = np.asarray(index.dimensions, dtype=object)[keep]
+    keys = np.asarray([to_json(k) for k in index.keys], dtype=object)[keep]
     base_cells, cand_cells = split_cells(paired)
     mb, mc = count_metrics(base_cells), count_metrics(cand_cells)
-    boot = paired_bootstrap(paired, metrics, int(cfg["n_boot"]), float(cfg["ci_level"]), rng)
+    boot = paired_bootstrap(paired, metrics, cfg.n_boot, cfg.ci_level, rng)
     n = paired.sum(axis=1)
     n_pos = paired[:, 4:].sum(axis=1)
     n_neg = n - n_pos
     disc = {label: np.add(*discordant(paired, label)) for label in (0, 1)}
-    min_pos, min_neg = int(cfg["min_positives"]), int(cfg["min_negatives"])
-    min_disc = int(cfg["min_discordant"])
+    min_pos, min_neg, min_disc = cfg.min_positives, cfg.min_negatives, cfg.min_discordant
+    counts = {f"{side}_{cell}": cells[:, i] for side, cells in (("baseline", base_cells),
+                                                                ("candidate", cand_cells))
+              for i, cell in enumerate(("tn", "fp", "fn", "tp"))}
     frames = []
     for metric in metrics:
         lo, hi, p_boot = boot[metric]
@@ -161,9 +171,10 @@ def _slice_table(baseline: str, cand: str, index: SliceIndex, paired: np.ndarray
             "p_value": p_value, "test": test, "dimension": dims, "n": n, "n_pos": n_pos,
             "n_neg": n_neg, "n_discordant": n_disc, "low_support": ~support,
             "decidable": support & (n_disc >= min_disc) & np.isfinite(p_value),
+            **counts, "slice_key": keys,
         }))
     frame = pd.concat(frames, ignore_index=True)
-    return _verdicts(frame, str(cfg.get("correction", "bh")), float(cfg["alpha"]))
+    return _verdicts(frame, cfg.correction, cfg.alpha)
 
 
 def _verdicts(frame: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:

@@ -24,13 +24,14 @@ from smo_eval.contract.schema import NON_DIMENSION_COLUMNS
 from smo_eval.engine import divergence
 from smo_eval.engine.counting import ScoreGrid
 from smo_eval.engine.slices import build_slice_index
+from smo_eval.slicekey import SliceKey, dimension_of, display, to_json
 from smo_eval.stages.drift_estimate import estimate_performance
 from smo_eval.stages.drift_terms import emerging_terms
 from smo_eval.stages.drift_windows import Window
 
 GOLD_COLUMNS = ("label", "risk_category", "parent_category")
 DRIFT_COLUMNS = ["kind", "column", "model", "slice", "dimension", "method", "value", "threshold",
-                 "test", "p_value", "n_reference", "n_current", "drifted"]
+                 "test", "p_value", "n_reference", "n_current", "drifted", "slice_key"]
 # Numeric columns get a fine equal-width histogram over both windows' range.
 _NUMERIC_BINS = 2000
 # A numeric column with at most this many distinct values is treated as categorical.
@@ -103,11 +104,12 @@ def column_counts(ref: pd.Series, cur: pd.Series, numeric: bool
     return counts[None, :k], counts[None, k:], None
 
 
-def _row(kind: str, column: str, model: str, slice_name: str, dimension: str, method: str,
+def _row(kind: str, column: str, model: str, key: SliceKey, method: str,
          value: float, threshold: float, numeric: bool, p: float, n_ref: float, n_cur: float,
          cfg: Mapping[str, Any]) -> dict[str, Any]:
-    return {"kind": kind, "column": column, "model": model, "slice": slice_name,
-            "dimension": dimension, "method": method, "value": value, "threshold": threshold,
+    return {"kind": kind, "column": column, "model": model, "slice": display(key),
+            "dimension": dimension_of(key), "slice_key": to_json(key),
+            "method": method, "value": value, "threshold": threshold,
             "test": "ks" if numeric else "chisquare", "p_value": p, "n_reference": int(n_ref),
             "n_current": int(n_cur), "drifted": bool(alarm(value, threshold, p, n_ref, n_cur,
                                                            cfg["alarm"]))}
@@ -136,7 +138,7 @@ def column_drift(reference: Window, current: Window, columns: Sequence[str], kin
         r, c, centres = column_counts(ref, cur, numeric)
         value = float(divergence.effect(method, r, c, centres, int(cfg.get("psi_bins", 10)))[0])
         p = float(divergence.p_value(r, c, numeric)[0])
-        rows.append(_row(kind, column, "", "overall", "overall", method, value, threshold,
+        rows.append(_row(kind, column, "", (), method, value, threshold,
                          numeric, p, r.sum(), c.sum(), cfg))
     return rows
 
@@ -167,8 +169,8 @@ def score_drift(reference: Window, current: Window, models: Sequence[str],
         values = divergence.effect(method, ref_h, cur_h, grid.centres,
                                    int(cfg.get("psi_bins", 10)))
         _d, p = divergence.ks_pvalue(ref_h, cur_h)
-        for s, name in enumerate(index.names):
-            rows.append(_row("score", f"score:{model}", model, name, index.dimensions[s],
+        for s, key in enumerate(index.keys):
+            rows.append(_row("score", f"score:{model}", model, key,
                              method, float(values[s]), threshold, True, float(p[s]),
                              ref_h[s].sum(), cur_h[s].sum(), cfg))
     return rows, notices

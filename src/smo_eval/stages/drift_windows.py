@@ -7,13 +7,13 @@ window may come without gold: then `label` is absent and only label-free results
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_data import DataConfig
 from smo_eval.contract.schema import ITEMS, PREDICTIONS, source_to_canonical
 from smo_eval.contract.validate import validate_table
 from smo_eval.errors import ConfigError, ContractError, RowProblem
@@ -83,11 +83,10 @@ def split_by_time(table: pd.DataFrame, scores: pd.DataFrame, column: str,
 
 
 def unlabeled_window(name: str, items: RawTable, predictions: RawTable,
-                     data_cfg: Mapping[str, Any]) -> Window:
+                     data_cfg: DataConfig) -> Window:
     """A window without gold: items and predictions checked with the ingest contract, every
     prediction needing an item and every kept item a prediction."""
-    columns = data_cfg.get("columns") or {}
-    per_table = data_cfg.get("table_columns") or {}
+    columns, per_table = data_cfg.columns, data_cfg.table_columns
     checked = {}
     for spec, raw in ((ITEMS, items), (PREDICTIONS, predictions)):
         marked = RawTable(raw.frame.assign(**{ROW: np.arange(len(raw.frame)) + raw.first_row}),

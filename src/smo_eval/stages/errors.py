@@ -20,6 +20,7 @@ from smo_eval.engine import lattice, terms
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.engine.textfeatures import FEATURES, UNSEGMENTED, text_features
 from smo_eval.errors import ConfigError
+from smo_eval.slicekey import to_json
 
 KINDS = {"fn": 1, "fp": 0}  # error kind -> label of the population it is counted in
 BUCKETS = ("label_disputed", "near_threshold", "over_represented_term", "failure_slice")
@@ -128,6 +129,8 @@ def errors(table: pd.DataFrame, scores: pd.DataFrame, errors_cfg: Mapping[str, A
         summary[model]["buckets"] = dict(zip(bucket_names, counts.tolist(), strict=True))
     slices = pd.concat(out["slices"], ignore_index=True)
     slices["slice"] = slices["conditions"].map(lattice.name)
+    slices["slice_key"] = slices["conditions"].map(
+        lambda conds: to_json(tuple((str(c), str(v)) for c, v in conds)))
     slices = slices.drop(columns=["conditions"])
     slices = slices[["model", "error", "rank", "slice", *[c for c in slices.columns
                                                          if c not in ("model", "error", "rank",
@@ -317,6 +320,7 @@ def _rca(model: str, frame: pd.DataFrame, slicing_cfg: Mapping[str, Any], labels
         part.insert(0, "n_errors", counts.sum(axis=1))
         part.insert(0, "dimension", index.dimensions)
         part.insert(0, "slice", index.names)
+        part["slice_key"] = [to_json(k) for k in index.keys]
         part.insert(0, "error", kind)
         part.insert(0, "model", model)
         frames.append(part[part["n_errors"] > 0])

@@ -5,13 +5,15 @@ Pure: takes the evaluation table and the aligned score table from ingest and ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_data import SlicingConfig
+from smo_eval.config.schema_stages import EvaluateConfig
 from smo_eval.engine.bootstrap import COUNT_METRICS_WITH_CI, count_intervals, rank_intervals
 from smo_eval.engine.counting import SliceStats, count_model
 from smo_eval.engine.curves import calibration_bins, reliability_curve, roc_pr_curves
@@ -23,16 +25,18 @@ from smo_eval.engine.metrics import (
     roc_auc,
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
+from smo_eval.errors import ConfigError
+from smo_eval.operating_point import Threshold
+from smo_eval.slicekey import to_json
 
 METRICS = ["precision", "recall", "f1", "fpr", "accuracy", "roc_auc", "pr_auc", "brier", "ece"]
 INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, "roc_auc", "pr_auc"]
 COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
            *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi")),
-           "dimension", "threshold", "low_support"]
+           "dimension", "threshold", "low_support", "slice_key"]
 HEADLINE = ["n", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc", "pr_auc", "brier",
             "ece", *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi"))]
 
-Threshold = float | np.ndarray
 
 
 @dataclass
@@ -45,34 +49,26 @@ class Evaluation:
     notices: list[str] = field(default_factory=list)
 
 
-def model_thresholds(models: Sequence[str], cfg: Mapping[str, Any]) -> dict[str, Threshold]:
-    """Each model's threshold: `evaluate.thresholds[model]`, else `evaluate.threshold`."""
-    per_model = cfg.get("thresholds") or {}
-    return {m: float(per_model.get(m, cfg["threshold"])) for m in models}
-
-
-def evaluate(table: pd.DataFrame, scores: pd.DataFrame, evaluate_cfg: Mapping[str, Any],
-             slicing_cfg: Mapping[str, Any], seed: int,
-             thresholds: Mapping[str, Threshold] | None = None,
+def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
+             slicing: SlicingConfig, seed: int, *, thresholds: Mapping[str, Threshold],
              progress: Callable[[str], None] | None = None) -> Evaluation:
-    """Sliced metrics, intervals and curves for each model in `scores` (or `evaluate.models`)."""
-    models = list(evaluate_cfg.get("models") or scores.columns)
+    """Sliced metrics, intervals and curves for each model in `scores` (or `cfg.models`), each
+    at its operating point in `thresholds` (from `smo_eval.operating_point.resolve`)."""
+    models = list(cfg.models or scores.columns)
     unknown = [m for m in models if m not in scores.columns]
     if unknown:
-        raise KeyError(f"evaluate.models names models without predictions: {unknown}; "
-                       f"known: {list(scores.columns)}")
-    thresholds = dict(thresholds or model_thresholds(models, evaluate_cfg))
-    index, notices = build_slice_index(table, slicing_cfg.get("dimensions") or [],
-                                       slicing_cfg.get("crosses") or [])
+        raise ConfigError(f"evaluate.models names models without predictions: {unknown}; "
+                          f"known: {list(scores.columns)}")
+    index, notices = build_slice_index(table, slicing.dimensions, slicing.crosses)
     labels = table["label"].to_numpy()
     rng = np.random.default_rng(seed)
     frames, curves, headline = [], {}, {}
     for model in models:
         stats = count_model(index, labels, scores[model].to_numpy(), thresholds[model],
-                            int(evaluate_cfg["score_bins"]))
-        frame = _slice_frame(model, index, stats, thresholds[model], evaluate_cfg, rng)
+                            cfg.score_bins)
+        frame = _slice_frame(model, index, stats, thresholds[model], cfg, rng)
         frames.append(frame)
-        curves[model] = _curves(stats, evaluate_cfg)
+        curves[model] = _curves(stats, cfg)
         overall = frame.iloc[0]
         headline[model] = {k: _plain(overall[k]) for k in HEADLINE}
         if progress is not None:
@@ -89,11 +85,11 @@ def _plain(value: Any) -> Any:
 
 
 def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Threshold,
-                 cfg: Mapping[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+                 cfg: EvaluateConfig, rng: np.random.Generator) -> pd.DataFrame:
     cells = stats.cells
     n, n_pos = stats.n, stats.n_pos
     neg, pos = stats.hist[:, 0], stats.hist[:, 1]
-    calib = calibration_bins(stats.hist, stats.grid, int(cfg["calibration_bins"]))
+    calib = calibration_bins(stats.hist, stats.grid, cfg.calibration_bins)
     values: dict[str, Any] = {
         "model": model, "slice": index.names, "n": n, "n_pos": n_pos,
         "tp": cells[:, 3], "fp": cells[:, 1], "fn": cells[:, 2], "tn": cells[:, 0],
@@ -103,24 +99,46 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
         "brier": brier(stats.sum_sq, stats.sum_score[:, 1], n_pos, n),
         "ece": expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2]),
     }
-    ci = cfg["ci"]
-    level, n_boot = float(ci["level"]), int(ci["n_boot"])
+    level, n_boot = cfg.ci.level, cfg.ci.n_boot
     intervals = count_intervals(cells, n_boot, level, rng)
     intervals |= rank_intervals(stats.hist, values["roc_auc"], values["pr_auc"],
-                                int(ci["auc_groups"]), n_boot, level, rng)
+                                cfg.ci.auc_groups, n_boot, level, rng)
     for metric, (lo, hi) in intervals.items():
         values[f"{metric}_lo"], values[f"{metric}_hi"] = lo, hi
-    support = cfg["min_support"]
     values["dimension"] = index.dimensions
-    values["threshold"] = float(threshold) if np.ndim(threshold) == 0 else np.nan
-    values["low_support"] = (n < int(support["n"])) | (n_pos < int(support["positives"]))
+    values["threshold"] = slice_thresholds(index, threshold)
+    values["low_support"] = (n < cfg.min_support.n) | (n_pos < cfg.min_support.positives)
+    values["slice_key"] = [to_json(k) for k in index.keys]
     frame = pd.DataFrame(values)
     return frame[frame["n"] > 0].reset_index(drop=True)
 
 
-def _curves(stats: SliceStats, cfg: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+def slice_thresholds(index: SliceIndex, threshold: Threshold) -> np.ndarray:
+    """The threshold each slice is counted at: the model's one threshold, or with per-row
+    thresholds (a per-slice thresholds file) the slice's own when all its rows share one,
+    NaN when its rows are counted at several (the tp/fp/fn/tn are still exact)."""
+    n_slices = len(index.keys)
+    if np.ndim(threshold) == 0:
+        return np.full(n_slices, float(threshold))
+    per_row = np.asarray(threshold, dtype=np.float64)
+    cells = index.cell_of_row
+    low = np.full(index.n_cells, np.inf)
+    high = np.full(index.n_cells, -np.inf)
+    np.minimum.at(low, cells, per_row)
+    np.maximum.at(high, cells, per_row)
+    membership = index.membership.tocsr()
+    out = np.full(n_slices, np.nan)
+    for s in range(n_slices):
+        member = membership.indices[membership.indptr[s]:membership.indptr[s + 1]]
+        lo, hi = low[member].min(initial=np.inf), high[member].max(initial=-np.inf)
+        if np.isfinite(lo) and lo == hi:
+            out[s] = lo
+    return out
+
+
+def _curves(stats: SliceStats, cfg: EvaluateConfig) -> dict[str, pd.DataFrame]:
     """Overall ROC, PR and reliability curves of one model (for `dvc plots` and the report)."""
-    roc, pr = roc_pr_curves(stats.hist[0], stats.grid, int(cfg["curve_points"]))
-    bins = int(cfg["calibration_bins"])
+    roc, pr = roc_pr_curves(stats.hist[0], stats.grid, cfg.curve_points)
+    bins = cfg.calibration_bins
     reliability = reliability_curve(calibration_bins(stats.hist[0], stats.grid, bins), bins)
     return {"roc": roc, "pr": pr, "reliability": reliability}

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_data import DataConfig
 from smo_eval.contract.schema import ANNOTATIONS, GOLD, ITEMS, PREDICTIONS, source_to_canonical
 from smo_eval.contract.validate import LabelMap, Validated, validate_table
 from smo_eval.errors import ContractError, RowProblem
@@ -39,16 +40,15 @@ class IngestResult:
         return list(self.scores.columns)
 
 
-def ingest(raw: Mapping[str, RawTable | None], data_cfg: Mapping[str, Any],
+def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
            taxonomy: Taxonomy) -> IngestResult:
     """Validate items (optional), gold, predictions and annotations (optional); join them.
 
     Raises ContractError when a row breaks the contract and `data.on_error` is `fail`, or when
     quarantine would set aside more than `data.max_quarantine_share` of a table.
     """
-    labels = LabelMap.from_lists(data_cfg["labels"]["positive"], data_cfg["labels"]["negative"])
-    columns = data_cfg.get("columns") or {}
-    per_table = data_cfg.get("table_columns") or {}
+    labels = LabelMap.from_lists(data_cfg.labels.positive, data_cfg.labels.negative)
+    columns, per_table = data_cfg.columns, data_cfg.table_columns
 
     def check(name: str, **kwargs: Any) -> Validated | None:
         table = raw.get(name)
@@ -151,7 +151,7 @@ def _raw(raw: Mapping[str, RawTable | None], name: str) -> RawTable:
     return table
 
 
-def _enforce_policy(tables: dict[str, Validated], data_cfg: Mapping[str, Any]) -> None:
+def _enforce_policy(tables: dict[str, Validated], data_cfg: DataConfig) -> None:
     """Fail on any problem (on_error=fail) or when quarantine would set aside too much."""
     problems = [t for t in tables.values() if not t.problems.empty]
     if not problems:
@@ -159,9 +159,9 @@ def _enforce_policy(tables: dict[str, Validated], data_cfg: Mapping[str, Any]) -
     listed = pd.concat([t.problems for t in problems], ignore_index=True)
     as_rows = [RowProblem(r.file, int(r.row), r.column, r.reason)
                for r in listed.head(50).itertuples(index=False)]
-    if data_cfg.get("on_error", "fail") != "quarantine":
+    if data_cfg.on_error != "quarantine":
         raise ContractError(as_rows + _more(len(listed), len(as_rows)))
-    limit = float(data_cfg.get("max_quarantine_share", 0.05))
+    limit = data_cfg.max_quarantine_share
     for table in problems:
         share = len(table.rejected) / max(table.rows_read, 1)
         if share > limit:
@@ -233,36 +233,47 @@ def _gold_version(eval_table: pd.DataFrame) -> str | None:
 
 
 def append_predictions(eval_table: pd.DataFrame, scores: pd.DataFrame,
-                       extra: Mapping[str, RawTable], data_cfg: Mapping[str, Any]) -> pd.DataFrame:
+                       extra: Mapping[str, RawTable], data_cfg: DataConfig) -> pd.DataFrame:
     """Validate further prediction files against the gold items and add their models' columns.
 
     Each file is checked like `predictions` (columns, scores in [0, 1], duplicates) and every
     row must name a gold item; a model already in the score table is a configuration error,
     so a challenger can never silently replace the champion's scores.
     """
-    columns = data_cfg.get("columns") or {}
-    rename = source_to_canonical("predictions", columns, data_cfg.get("table_columns") or {})
-    index = pd.Index(eval_table["item_id"])
+    rename = source_to_canonical("predictions", data_cfg.columns, data_cfg.table_columns)
     out = scores
     for name, table in extra.items():
         raw = RawTable(table.frame.assign(**{ROW: np.arange(len(table.frame)) + table.first_row}),
                        table.path, table.first_row, table.encoding)
         checked = validate_table(raw, PREDICTIONS, rename)
-        frame = checked.frame
-        if frame["item_id"].dtype != index.dtype:
-            frame["item_id"] = frame["item_id"].astype("string")
-            index = index.astype("string")
-        orphan = ~frame["item_id"].isin(index).to_numpy()
         problems = [RowProblem(str(f), int(str(r)), str(c), str(why)) for f, r, c, why in
                     checked.problems[["file", "row", "column", "reason"]].head(20).to_numpy()]
-        problems += [RowProblem(str(table.path), int(r), "item_id",
-                                "prediction for an item without gold")
-                     for r in frame.loc[orphan, ROW].head(20)]
         if problems:
             raise ContractError(problems)
-        clash = sorted(set(map(str, frame["model"].unique())) & set(out.columns))
-        if clash:
-            raise ContractError([RowProblem(name, None, "model",
-                                            f"model(s) {clash} already in the predictions")])
-        out = pd.concat([out, _wide_scores(pd.Series(index), frame)], axis=1)
+        out = join_scores(eval_table, out, checked.frame, name)
     return out
+
+
+def join_scores(eval_table: pd.DataFrame, scores: pd.DataFrame, predictions: pd.DataFrame,
+                source: str) -> pd.DataFrame:
+    """Add the models of a canonical predictions frame (item_id, model, score) as columns.
+
+    Every item must be a gold item, and no model may already have a column: a challenger
+    never silently replaces the champion's scores.
+    """
+    frame = predictions
+    index = pd.Index(eval_table["item_id"])
+    if frame["item_id"].dtype != index.dtype:
+        frame = frame.assign(item_id=frame["item_id"].astype("string"))
+        index = index.astype("string")
+    orphan = ~frame["item_id"].isin(index).to_numpy()
+    if orphan.any():
+        rows = frame.loc[orphan, ROW].head(20) if ROW in frame.columns else \
+            pd.Series(np.flatnonzero(orphan)[:20] + 1)
+        raise ContractError([RowProblem(source, int(r), "item_id",
+                                        "prediction for an item without gold") for r in rows])
+    clash = sorted(set(map(str, frame["model"].unique())) & set(map(str, scores.columns)))
+    if clash:
+        raise ContractError([RowProblem(source, None, "model",
+                                        f"model(s) {clash} already in the predictions")])
+    return pd.concat([scores, _wide_scores(pd.Series(index), frame)], axis=1)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_data import TaxonomyConfig
 from smo_eval.report.base import Build
 from smo_eval.report.i18n import Messages, count, interval, pct
 from smo_eval.report.model import Finding, Report
@@ -28,7 +29,7 @@ SUMMARY_KINDS = ("regression", "below_target", "careless_annotator", "drift", "e
 
 
 def build_report(tables: Mapping[str, Any], report_cfg: Mapping[str, Any],
-                 taxonomy_cfg: Mapping[str, Any], generated: datetime | None = None) -> Report:
+                 taxonomy_cfg: TaxonomyConfig, generated: datetime | None = None) -> Report:
     """The report model from whatever stage outputs `tables` holds (absent = not run)."""
     msg = Messages(str(report_cfg.get("lang", "en")))
     build = Build(tables, report_cfg, Taxonomy.from_config(taxonomy_cfg), msg)

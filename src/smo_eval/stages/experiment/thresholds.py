@@ -20,8 +20,9 @@ import pandas as pd
 from smo_eval.engine.bootstrap import count_intervals
 from smo_eval.engine.counting import ScoreGrid, count_model
 from smo_eval.engine.metrics import count_metrics
-from smo_eval.engine.slices import OVERALL, build_slice_index
+from smo_eval.engine.slices import build_slice_index
 from smo_eval.errors import ConfigError
+from smo_eval.slicekey import OVERALL
 
 TARGET_METRICS = ("precision", "fpr")
 THRESHOLD_COLUMNS = ["model", "dimension", "value", "threshold", "source", "n_tune",

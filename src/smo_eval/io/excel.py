@@ -1,0 +1,115 @@
+"""Workbooks for QA review: ready to filter, read and decide in, and never executable.
+
+Frozen header, an autofilter, column widths from the content (long text wrapped and capped),
+number formats by column (scores to 3 decimals, shares as %), a `decision` column with a
+drop-down and a `comment` column for the reviewer. Every text cell is written as text:
+a value starting with `=`, `+`, `-` or `@` stays a string, URLs stay plain text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smo_eval.io.writers import atomic_path
+
+DECISIONS = ["confirm error", "gold label wrong", "ambiguous / needs policy", "not an error"]
+MAX_WIDTH, TEXT_WIDTH, MIN_WIDTH = 60, 50, 8
+_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+            "nan_inf_to_errors": True}
+
+
+def excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel has no timezone-aware datetimes: keep wall-clock time."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_localize(None)
+    return out
+
+
+def write_review_xlsx(frame: pd.DataFrame, target: Path, sheet: str = "review") -> Path:
+    """Write `frame` plus empty `decision` and `comment` columns as a review workbook."""
+    import xlsxwriter
+
+    data = excel_ready(frame).reset_index(drop=True)
+    columns = [str(c) for c in data.columns]
+    with atomic_path(target) as tmp:
+        book = xlsxwriter.Workbook(str(tmp), _OPTIONS)
+        sheet_ = book.add_worksheet(sheet[:31])
+        header = book.add_format({"bold": True, "bg_color": "#E8EEF7", "border": 1,
+                                  "text_wrap": True, "valign": "top"})
+        formats = _formats(book)
+        for j, name in enumerate([*columns, "decision", "comment"]):
+            sheet_.write_string(0, j, name, header)
+        for j, name in enumerate(columns):
+            kind = _kind(name, data[name])
+            fmt = formats[kind]
+            for i, value in enumerate(data[name].tolist(), start=1):
+                _write(sheet_, i, j, value, fmt)
+            sheet_.set_column(j, j, _width(name, data[name], kind), fmt)
+        n, decision = len(data), len(columns)
+        sheet_.set_column(decision, decision, 24)
+        sheet_.set_column(decision + 1, decision + 1, 40, formats["text"])
+        if n:
+            sheet_.data_validation(1, decision, n, decision, {
+                "validate": "list", "source": DECISIONS, "error_type": "warning",
+                "input_title": "Reviewer decision", "input_message": "Pick one"})
+        sheet_.freeze_panes(1, 0)
+        sheet_.autofilter(0, 0, max(n, 1), decision + 1)
+        book.close()
+    return target
+
+
+def _formats(book: Any) -> dict[str, Any]:
+    return {"score": book.add_format({"num_format": "0.000", "valign": "top"}),
+            "share": book.add_format({"num_format": "0.0%", "valign": "top"}),
+            "count": book.add_format({"num_format": "0", "valign": "top"}),
+            "number": book.add_format({"num_format": "0.####", "valign": "top"}),
+            "date": book.add_format({"num_format": "yyyy-mm-dd hh:mm", "valign": "top"}),
+            "text": book.add_format({"text_wrap": True, "valign": "top"}),
+            "plain": book.add_format({"valign": "top"})}
+
+
+def _kind(name: str, column: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return "date"
+    if pd.api.types.is_bool_dtype(column):
+        return "plain"
+    if pd.api.types.is_integer_dtype(column):
+        return "count"
+    if pd.api.types.is_float_dtype(column):
+        if name.endswith(("score", "margin", "threshold", "impact")) or name.startswith("score"):
+            return "score"
+        if name.endswith(("rate", "share")):
+            return "share"
+        return "number"
+    lengths = column.astype("string").str.len()
+    return "text" if lengths.max(skipna=True) is not pd.NA and (lengths > 40).any() else "plain"
+
+
+def _width(name: str, column: pd.Series, kind: str) -> float:
+    if kind in ("score", "share", "count", "number"):
+        return max(MIN_WIDTH, len(name) + 2)
+    if kind == "date":
+        return max(17, len(name) + 2)
+    sample = column.astype("string").dropna().head(500)
+    longest = int(sample.str.len().quantile(0.9)) if len(sample) else 0
+    cap = TEXT_WIDTH if kind == "text" else MAX_WIDTH
+    return float(min(cap, max(MIN_WIDTH, len(name) + 2, longest + 2)))
+
+
+def _write(sheet: Any, row: int, col: int, value: Any, fmt: Any) -> None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        sheet.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool | np.bool_):
+        sheet.write_boolean(row, col, bool(value), fmt)
+    elif isinstance(value, int | float | np.integer | np.floating):
+        sheet.write_number(row, col, float(value), fmt)
+    elif isinstance(value, pd.Timestamp):
+        sheet.write_datetime(row, col, value.to_pydatetime(warn=False), fmt)
+    else:
+        sheet.write_string(row, col, str(value), fmt)

@@ -1,0 +1,55 @@
+"""`smo-eval evaluate`: sliced metrics with intervals, curves and headline metrics per model."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from smo_eval import console
+from smo_eval.config.schema import Config
+from smo_eval.nodes import HEADLINE_PER_MODEL, capped
+from smo_eval.pipeline.context import StageContext
+from smo_eval.pipeline.result import StageResult
+from smo_eval.tracking import StageRun
+
+
+def run(ctx: StageContext) -> StageResult:
+    from smo_eval.stages.evaluate import evaluate
+
+    data = ctx.dataset()
+    cfg = ctx.config.evaluate
+    models = list(cfg.models or data.models)
+    thresholds = ctx.operating_points(models, data.eval_table)
+    with ctx.progress("evaluating", total=len(models)) as step:
+        result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing, ctx.seed,
+                          thresholds=thresholds, progress=step)
+    outputs = {
+        "evaluate.slice_metrics": result.slice_metrics,
+        "evaluate.metrics": result.headline,
+        **{f"evaluate.{kind}": {m: c[kind] for m, c in result.curves.items()}
+           for kind in ("roc", "pr", "reliability")},
+    }
+    metrics = {f"{model}/{key}": head[key] for model, head in result.headline.items()
+               for key in HEADLINE_PER_MODEL if head.get(key) is not None}
+    return StageResult(outputs, capped(metrics), {"models": ",".join(result.headline)},
+                       result.notices, result, run_label=", ".join(result.headline))
+
+
+def show(result: StageResult) -> None:
+    evaluation = result.value
+    overall = pd.DataFrame([{"model": m, **h} for m, h in evaluation.headline.items()])
+    cols = ["model", "n", "n_pos", "recall", "recall_lo", "recall_hi", "precision", "fpr",
+            "roc_auc", "pr_auc", "ece"]
+    kinds = {c: "ratio" for c in cols} | {"model": "text", "n": "count", "n_pos": "count",
+                                          "ece": "num"}
+    console.console.print(console.table("Overall (95% intervals)", overall[cols], kinds))
+    frame = evaluation.slice_metrics
+    weakest = (frame[(frame["slice"] != "overall") & ~frame["low_support"]]
+               .sort_values("recall_lo").groupby("model", observed=True).head(5))
+    cols = ["model", "slice", "n", "n_pos", "recall", "recall_lo", "recall_hi", "precision",
+            "fpr"]
+    console.console.print(console.table("Weakest slices by recall lower bound", weakest[cols],
+                                        kinds | {"slice": "text"}))
+
+
+def log(mlrun: StageRun, result: StageResult, config: Config) -> None:
+    mlrun.log_table(result.value.slice_metrics, "evaluate/slice_metrics.json")
