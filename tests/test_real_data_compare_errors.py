@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy.stats import fisher_exact
 from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
-from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.contingency_tables import Table2x2, mcnemar
 
 from tests import real_baselines
 from tests.conftest import run_cli
@@ -134,10 +134,9 @@ def test_compare_deltas_and_mcnemar_match_statsmodels(shared_data: Path,
 def test_errors_on_hatecheck_surfaces_functionalities_the_models_fail(
         shared_data: Path, baselines: dict[str, Any], project: Path) -> None:
     gold, args = _scored(shared_data, baselines, "mhc", project)
-    # Both baselines miss most of the hate in these cases (60-75%), so an error-rate lift of
-    # 1.5 is out of reach for misses; 1.2 still asks for a clearly worse slice.
-    result = run_cli("errors", *args, "errors.columns=[functionality,target_ident]",
-                     "errors.slices.min_lift=1.2")
+    # Both baselines miss most of the hate in these cases (60-75%): an error-rate lift of 1.5
+    # is out of reach for misses, the default error odds ratio is not.
+    result = run_cli("errors", *args, "errors.columns=[functionality,target_ident]")
     assert result.exit_code == 0, result.output
     slices = pd.read_csv(project / "outputs/errors/failure_slices.csv")
     y = gold["y"].to_numpy()
@@ -150,17 +149,20 @@ def test_errors_on_hatecheck_surfaces_functionalities_the_models_fail(
             found = slices[(slices["model"] == model) & (slices["error"] == kind)]
             assert len(found), (model, kind)
             # Every functionality reported on its own really fails: the counts are its own,
-            # its error rate clears the lift, and Fisher's exact test against the rest of the
-            # population (scipy) agrees with the stage's p-value.
+            # its error odds against the rest of the population (+0.5 per cell, statsmodels)
+            # clear the default 1.5, and Fisher's exact test against the rest (scipy) agrees
+            # with the stage's p-value.
             single = found[found["slice"].str.fullmatch(r"functionality=[^&]+")]
             for row in single.itertuples():
                 func = row.slice.split("=", 1)[1]
                 stats = per_func.loc[func]
                 assert (row.n, row.errors) == (stats["size"], stats["sum"]), row.slice
-                assert stats["mean"] >= 1.2 * rate, row.slice
                 rest_n, rest_e = len(pop) - stats["size"], pop["err"].sum() - stats["sum"]
-                table = [[stats["sum"], stats["size"] - stats["sum"]],
-                         [rest_e, rest_n - rest_e]]
+                table = np.array([[stats["sum"], stats["size"] - stats["sum"]],
+                                  [rest_e, rest_n - rest_e]])
+                odds_ratio = Table2x2(table + 0.5).oddsratio
+                assert row.odds_ratio == pytest.approx(odds_ratio, rel=1e-9), row.slice
+                assert odds_ratio >= 1.5, row.slice
                 p = fisher_exact(table, alternative="greater").pvalue
                 assert row.p_value == pytest.approx(p, rel=1e-6), row.slice
             # The worst functionalities (independent per-functionality error rates) are named

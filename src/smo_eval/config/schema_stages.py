@@ -77,12 +77,19 @@ class FailureSliceConfig:
                                   bounds=(1, 5))
     min_support: int = setting(30, "Items of the population a slice needs.", bounds=(1, None))
     min_errors: int = setting(10, "Errors a slice needs.", bounds=(1, None))
-    min_lift: float = setting(1.5, "Error rate at least this many times the population's.",
-                              bounds=(1.0, None))
+    min_odds_ratio: float = setting(
+        1.5, "A failure slice: BH-corrected one-sided Fisher test significant and the error "
+        "odds ratio against the rest at least this (odds, not the error-rate lift: a model "
+        "missing 70% of violations has no slice at 1.5x its miss rate, but a slice missing 95% "
+        "has odds ratio ~9; with rare errors the odds ratio is ~ the lift).", bounds=(1.0, None))
     alpha: float = setting(0.05, "BH-corrected one-sided Fisher test against the rest.",
                            bounds=(0.0, 1.0))
-    size_weight: float = setting(0.01, "SliceLine score: (1 - w)(lift - 1) - w(N / n - 1).",
-                                 bounds=(0.0, 1.0))
+    size_weight: float = setting(
+        0.01, "Ranking by SliceLine's score with the excess on both sides of the base rate b: "
+        "(1 - w)(lift - 1)/(1 - b) - w(N / n - 1).", bounds=(0.0, 1.0))
+    min_condition_effect: float = setting(
+        0.05, "A conjunction keeps a condition only if removing it grows the slice by more than "
+        "this share of its rows; otherwise the shorter slice is the finding.", bounds=(0.0, 1.0))
     explain_share: float = setting(0.9, "A more specific slice keeping this share of the excess "
                                    "errors wins.", bounds=(0.0, 1.0))
     max_jaccard: float = setting(0.8, "Drop a slice whose rows overlap a better one this much.",

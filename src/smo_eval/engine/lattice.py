@@ -109,14 +109,28 @@ def _describe(cols: list[Column], combo: tuple[int, ...], sizes: list[int], foun
                          "errors": e[found]})
 
 
-def score(slices: pd.DataFrame, n_total: int, e_total: int, alpha: float,
-          min_lift: float, size_weight: float) -> pd.DataFrame:
-    """Lift, excess errors, SliceLine's score and a one-sided Fisher test against the rest of
-    the population, BH-corrected over every slice counted; ranked by the score.
+def score(slices: pd.DataFrame, n_total: int, e_total: int, *, alpha: float,
+          min_odds_ratio: float, size_weight: float) -> pd.DataFrame:
+    """Every counted slice with its numbers against the rest of the population, best first;
+    `qualified` marks the failure slices.
 
-    SliceLine (Sagadeeva & Boehm, SIGMOD 2021) scores a slice by its error-rate lift traded
-    against its size: (1 - w) (lift - 1) - w (N / n - 1). Ranking by excess errors alone
-    lets big, mildly worse slices (a whole language) bury small, badly broken ones."""
+    A slice qualifies when a one-sided Fisher test against the rest (BH-corrected over every
+    slice counted) is significant and its error odds ratio against the rest reaches
+    `min_odds_ratio`. The odds ratio is the effect the Fisher test tests, and unlike the lift
+    (error rate / base rate) it has room when errors are the majority: a model missing 70 % of
+    violations cannot have a slice at 1.5x its miss rate, but a slice missing 95 % has error
+    odds 19 against the rest's ~2.2, an odds ratio near 9. When errors are rare the two
+    agree (odds ratio ~ lift). Cells get +0.5 (Haldane-Anscombe), so a slice with no correct
+    item, or a rest with none, still has a finite odds ratio.
+
+    Ranked by SliceLine's score (Sagadeeva & Boehm, SIGMOD 2021), which trades a slice's
+    excess error rate against its size: (1 - w) (lift - 1) - w (N / n - 1). Ranking by excess
+    errors alone lets big, mildly worse slices (a whole language) bury small, badly broken
+    ones. Here the excess is measured against the room on both sides of the base rate b,
+    (rate - b) / (b (1 - b)) = (lift - 1) / (1 - b): the same as SliceLine when errors are
+    rare, and when they are the majority it still spans a wide range (it is the log odds
+    ratio against b to first order) instead of the few hundredths left between b and 1, which
+    the size term would otherwise drown."""
     out = slices.copy()
     # int64 even when no slice was found (an empty frame's columns are object dtype).
     n, e = out["n"].to_numpy(np.int64), out["errors"].to_numpy(np.int64)
@@ -126,8 +140,12 @@ def score(slices: pd.DataFrame, n_total: int, e_total: int, alpha: float,
     out["error_rate"] = rate
     out["rest_rate"] = np.where(rest_n > 0, rest_e / np.maximum(rest_n, 1), np.nan)
     out["lift"] = rate / base if base > 0 else np.nan
+    out["odds_ratio"] = np.where(rest_n > 0, ((e + 0.5) / (n - e + 0.5))
+                                 / ((rest_e + 0.5) / (rest_n - rest_e + 0.5)), np.nan)
     out["excess_errors"] = e - n * base
-    out["score"] = (1 - size_weight) * (out["lift"] - 1) - size_weight * (n_total / n - 1)
+    spread = base * (1 - base)
+    effect = (rate - base) / spread if spread > 0 else np.zeros(len(out))
+    out["score"] = (1 - size_weight) * effect - size_weight * (n_total / np.maximum(n, 1) - 1)
     # The exact tail costs time in proportion to the counts; a slice at or below the base
     # rate has p >= ~1/2, far from any corrected p <= alpha, so it gets 1 without changing a
     # kept slice's rank or corrected p-value.
@@ -137,27 +155,38 @@ def score(slices: pd.DataFrame, n_total: int, e_total: int, alpha: float,
     out["p_value"] = p_value
     out["p_adjusted"] = (multipletests(out["p_value"], method="fdr_bh")[1] if len(out)
                          else np.array([]))
-    keep = (out["p_adjusted"] <= alpha) & (out["lift"] >= min_lift)
-    return out[keep].sort_values("score", ascending=False).reset_index(drop=True)
+    out["qualified"] = (out["p_adjusted"] <= alpha) & (out["odds_ratio"] >= min_odds_ratio)
+    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def drop_weak_conditions(slices: pd.DataFrame, counted: pd.DataFrame,
+                         min_effect: float) -> pd.DataFrame:
+    """Drop a conjunction with a condition that hardly narrows it: removing the condition
+    grows the slice by at most `min_effect` of its rows. `language=en & target=seniors &
+    has_digits=False`, seven rows short of `language=en & target=seniors`, is the shorter
+    slice under a longer name; the shorter one is among the counted slices (apriori: every
+    sub-conjunction of a counted slice is counted) and stands or falls on its own numbers.
+    With `min_effect` 0 this drops exactly the conjunctions with a condition that changes no
+    row."""
+    sizes = dict(zip(map(frozenset, counted["conditions"]), counted["n"].astype(np.int64),
+                     strict=True))
+    keep = [len(conds) == 1 or all(
+        sizes[frozenset(conds) - {cond}] > n * (1 + min_effect) for cond in conds)
+        for conds, n in zip(slices["conditions"], slices["n"], strict=True)]
+    return slices[np.asarray(keep, dtype=bool)].reset_index(drop=True)
 
 
 def prune_redundant(slices: pd.DataFrame, explain_share: float) -> pd.DataFrame:
     """Drop a slice that a more specific one explains (keeps >= explain_share of its excess
-    errors), and a slice that only adds a condition to one with the very same rows."""
+    errors)."""
     conds = [frozenset(c) for c in slices["conditions"]]
     n = slices["n"].to_numpy()
-    e = slices["errors"].to_numpy()
     excess = slices["excess_errors"].to_numpy()
     keep = np.ones(len(slices), dtype=bool)
     for i, ci in enumerate(conds):
         for j, cj in enumerate(conds):
-            if i == j:
-                continue
             if ci < cj and n[j] < n[i] and excess[j] >= explain_share * excess[i]:
                 keep[i] = False  # j is more specific and explains i
-                break
-            if cj < ci and n[j] == n[i] and e[j] == e[i]:
-                keep[i] = False  # i repeats j's rows with a redundant condition
                 break
     return slices[keep].reset_index(drop=True)
 

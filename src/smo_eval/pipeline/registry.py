@@ -150,7 +150,7 @@ STAGES: tuple[Stage, ...] = (
         "errors", "Failure slices, error drivers, over-represented terms, root causes, "
         "review queue.", "smo-eval errors 'errors.models=[v2]'",
         params=("errors", "slicing", "taxonomy", "seed"), reads=(DATASET,),
-        operating_point=True, key_settings=("errors.slices.min_lift",),
+        operating_point=True, key_settings=("errors.slices.min_odds_ratio",),
         outputs=(
             _table("errors.failure_slices", "errors/failure_slices", "failure slices"),
             _table("errors.error_drivers", "errors/error_drivers", "error model drivers"),

@@ -92,7 +92,8 @@ def errors(table: pd.DataFrame, scores: pd.DataFrame, errors_cfg: Mapping[str, A
         for kind, label in KINDS.items():
             pop = scored & (labels == label)
             err = pop & (flag != labels.astype(bool))
-            found = _failure_slices(columns, pop, err, errors_cfg["slices"])
+            found, why = _failure_slices(columns, pop, err, errors_cfg["slices"])
+            notices += [f"errors: {model} {kind}: no failure slice: {why}"] if why else []
             found.insert(0, "error", kind)
             found.insert(0, "model", model)
             out["slices"].append(found)
@@ -161,20 +162,47 @@ def _disputed(frame: pd.DataFrame, annotations: pd.DataFrame | None) -> np.ndarr
 
 
 def _failure_slices(columns: _Columns, pop: np.ndarray, err: np.ndarray,
-                    cfg: Mapping[str, Any]) -> pd.DataFrame:
+                    cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, str | None]:
+    """Ranked failure slices of one model and error kind, and why there are none (else None).
+
+    A model that errs on most of a population still has slices where it errs far more often:
+    `lattice.score` judges them by error odds, so a lift out of reach near 100 % errors does
+    not hide them, and an empty result says what the best candidate had."""
     rows = np.flatnonzero(pop)
     e = err[rows]
+    e_total = int(e.sum())
     subset = columns.subset(rows)
-    found = lattice.search(subset, e, int(cfg["max_conditions"]), int(cfg["min_support"]),
-                           int(cfg["min_errors"]))
-    scored = lattice.score(found, len(rows), int(e.sum()), float(cfg["alpha"]),
-                           float(cfg["min_lift"]), float(cfg["size_weight"]))
+    counted = lattice.search(subset, e, int(cfg["max_conditions"]), int(cfg["min_support"]),
+                             int(cfg["min_errors"]))
+    scored = lattice.score(counted, len(rows), e_total, alpha=float(cfg["alpha"]),
+                           min_odds_ratio=float(cfg["min_odds_ratio"]),
+                           size_weight=float(cfg["size_weight"]))
+    found = lattice.drop_weak_conditions(scored[scored["qualified"]], counted,
+                                         float(cfg["min_condition_effect"]))
     top = int(cfg["top"])
-    pruned = lattice.prune_redundant(scored.head(top * 10), float(cfg["explain_share"]))
+    pruned = lattice.prune_redundant(found.head(top * 10), float(cfg["explain_share"]))
     pruned = lattice.drop_near_duplicates(pruned, subset, float(cfg["max_jaccard"]), top,
                                           frozenset(FEATURES))
     pruned.insert(0, "rank", np.arange(1, len(pruned) + 1))
-    return pruned
+    why = None if len(pruned) else _no_slice(scored, counted, len(rows), e_total, cfg)
+    return pruned.drop(columns=["qualified"]), why
+
+
+def _no_slice(scored: pd.DataFrame, counted: pd.DataFrame, n_total: int, e_total: int,
+              cfg: Mapping[str, Any]) -> str:
+    """Why no failure slice qualified: the base error rate and the best-ranked candidate
+    (under its shortest name: weak conditions dropped as for the slices themselves)."""
+    base = f"{e_total:,} errors among {n_total:,} items ({e_total / max(n_total, 1):.1%})"
+    if not len(scored):
+        return (f"{base}; no slice has {int(cfg['min_support'])}+ items and "
+                f"{int(cfg['min_errors'])}+ errors")
+    best = lattice.drop_weak_conditions(scored, counted,
+                                        float(cfg["min_condition_effect"])).iloc[0]
+    return (f"{base}; best candidate {lattice.name(best['conditions'])}: "
+            f"{int(best['errors']):,} of {int(best['n']):,} ({best['error_rate']:.1%}), "
+            f"odds ratio {best['odds_ratio']:.2f} against the rest, BH-adjusted p "
+            f"{best['p_adjusted']:.2g} (qualifying needs p <= {float(cfg['alpha'])} and odds "
+            f"ratio >= {float(cfg['min_odds_ratio'])})")
 
 
 def _drivers(model: str, kind: str, columns: _Columns, pop: np.ndarray, err: np.ndarray,

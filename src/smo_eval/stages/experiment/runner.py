@@ -21,7 +21,10 @@ KINDS = ("retrain", "thresholds", "calibration")
 
 @dataclass
 class ExperimentResult:
-    """What one experiment configuration produced; `metrics` is flat for DVC and MLflow."""
+    """What one experiment configuration produced; `metrics` is flat for DVC and MLflow.
+
+    `kinds` lists the kinds that ran, in order: a caller judging the run (an objective
+    metric, a sweep) judges only what these produced."""
 
     parts: np.ndarray
     scores: pd.DataFrame
@@ -30,6 +33,7 @@ class ExperimentResult:
     calibration: CalibrationResult | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
 
 
 def run_experiment(table: pd.DataFrame, scores: pd.DataFrame, cfg: Mapping[str, Any],
@@ -50,6 +54,7 @@ def run_experiment(table: pd.DataFrame, scores: pd.DataFrame, cfg: Mapping[str, 
             **{name: result.retrain.scores})
         result.metrics |= result.retrain.metrics
         result.notices += result.retrain.notices
+        result.kinds.append("retrain")
         if progress is not None:
             progress("retrain")
     if "thresholds" in kinds:
@@ -57,12 +62,14 @@ def run_experiment(table: pd.DataFrame, scores: pd.DataFrame, cfg: Mapping[str, 
                                             ci_cfg, seed)
         result.metrics |= result.thresholds.metrics
         result.notices += result.thresholds.notices
+        result.kinds.append("thresholds")
         if progress is not None:
             progress("thresholds")
     if "calibration" in kinds:
         result.calibration = calibrate(table, result.scores, parts, cfg["calibration"])
         result.metrics |= result.calibration.metrics
         result.notices += result.calibration.notices
+        result.kinds.append("calibration")
         if progress is not None:
             progress("calibration")
     return result

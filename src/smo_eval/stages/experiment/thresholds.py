@@ -4,27 +4,34 @@ recall subject to precision >= p (or FPR <= f), chosen on the tuning part, judge
 Selection reads the counting engine's fine score histogram: cumulative counts from the top
 bin give precision, recall and FPR at every bin edge for every slice at once, so no slice's
 scores are ever sorted. Slices with too little tuning data, or where the target cannot be
-met, fall back to the global (overall) threshold and say so.
+met, fall back to the global (overall) threshold and say so; a model whose tuning data
+cannot meet the target overall is left out (with a notice) while the others are tuned. A tuned
+threshold whose held-out recall falls far below both its tuning recall and what the global
+threshold gets on the same slice is kept but flagged: it did not carry over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import beta
 
 from smo_eval.engine.bootstrap import count_intervals
 from smo_eval.engine.counting import ScoreGrid, count_model
-from smo_eval.engine.metrics import count_metrics
+from smo_eval.engine.metrics import FN, TP, count_metrics
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.errors import ConfigError
+from smo_eval.operating_point import per_row
 from smo_eval.slicekey import OVERALL
 
 TARGET_METRICS = ("precision", "fpr")
+# A tuned threshold is flagged when even the upper end of its held-out recall interval is under
+# this share of the recall it promised and of the global threshold's (see `_recall_warning`).
+FAR_BELOW = 0.5
 THRESHOLD_COLUMNS = ["model", "dimension", "value", "threshold", "source", "n_tune",
                      "n_pos_tune", "tune_precision", "tune_recall", "tune_fpr"]
 
@@ -44,7 +51,8 @@ def pick_thresholds(hist: np.ndarray, grid: ScoreGrid, metric: str,
     """Best bin edge per slice from histograms (S, 2, B): max recall with the target met.
 
     Ties in recall go to the highest threshold (fewest flags). Slices where no edge meets the
-    target get NaN.
+    target get NaN; `best` is the best value of the target metric any edge that flags a
+    violation reaches (what a lower target could ask for; NaN when none is defined).
     """
     if metric not in TARGET_METRICS:
         raise ConfigError(f"experiment.thresholds.target.metric must be one of {TARGET_METRICS}")
@@ -60,23 +68,30 @@ def pick_thresholds(hist: np.ndarray, grid: ScoreGrid, metric: str,
         feasible = (tp > 0) & (precision >= value)
     else:
         feasible = (tp > 0) & (fpr <= value)
+    reach = precision if metric == "precision" else -fpr
+    best = np.where((tp > 0) & ~np.isnan(reach), reach, -np.inf).max(axis=1)
+    best = np.where(np.isfinite(best), np.abs(best), np.nan)
     score = np.where(feasible, recall, -1.0)
-    best = np.argmax(score, axis=1)
-    ok = np.take_along_axis(score, best[:, None], axis=1)[:, 0] >= 0
+    pick = np.argmax(score, axis=1)
+    ok = np.take_along_axis(score, pick[:, None], axis=1)[:, 0] >= 0
     edges = grid.edges[:-1][::-1]
     rows = np.arange(hist.shape[0])
 
     def at(values: np.ndarray) -> np.ndarray:
-        return np.where(ok, values[rows, best], np.nan)
+        return np.where(ok, values[rows, pick], np.nan)
 
-    return {"threshold": np.where(ok, edges[best], np.nan), "precision": at(precision),
-            "recall": at(recall), "fpr": at(fpr)}
+    return {"threshold": np.where(ok, edges[pick], np.nan), "precision": at(precision),
+            "recall": at(recall), "fpr": at(fpr), "best": best}
 
 
 def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
                     cfg: Mapping[str, Any], ci_cfg: Mapping[str, Any],
                     seed: int) -> ThresholdResult:
-    """Thresholds per model and value of `cfg['dimension']`, with their held-out judgement."""
+    """Thresholds per model and value of `cfg['dimension']`, with their held-out judgement.
+
+    A model whose tuning part cannot meet the target overall gets no thresholds (a notice
+    names it, the target and the best value it reaches); only when no model can be tuned is
+    the run an error."""
     dimension = str(cfg["dimension"])
     if dimension not in table.columns:
         raise ConfigError(f"experiment.thresholds.dimension={dimension!r} is not in the data")
@@ -90,7 +105,8 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
     support = cfg["min_support"]
     tune_index, _ = build_slice_index(table.loc[tune], [dimension], [])
     labels_t = table["label"].to_numpy()[tune]
-    frames, notices = [], []
+    frames, notices, unreachable = [], [], []
+    goal = f"{metric} {'>=' if metric == 'precision' else '<='} {value}"
     for model in models:
         stats = count_model(tune_index, labels_t, scores[model].to_numpy()[tune], 0.5, n_bins)
         picked = pick_thresholds(stats.hist, stats.grid, metric, value)
@@ -103,9 +119,14 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
         frame = frame[frame["n_tune"] > 0].reset_index(drop=True)
         glob = float(frame["threshold"].iloc[0])
         if np.isnan(glob):
-            raise ConfigError(f"model {model}: no threshold meets {metric} "
-                              f"{'>=' if metric == 'precision' else '<='} {value} on the tuning "
-                              "part overall; lower experiment.thresholds.target.value")
+            best = float(picked["best"][0])
+            reach = (f"best reachable {metric} {best:.4f}" if not np.isnan(best) else
+                     "nothing reachable: the tuning part lacks violations"
+                     + (" or safe items" if metric == "fpr" else ""))
+            unreachable.append(f"{model} ({reach})")
+            notices.append(f"{model}: left out of thresholds: no threshold meets {goal} on the "
+                           f"tuning part overall ({reach})")
+            continue
         small = (frame["n_tune"] < int(support["n"])) | (
             frame["n_pos_tune"] < int(support["positives"]))
         unmet = frame["threshold"].isna()
@@ -118,63 +139,51 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
         notices += [f"{model}: {dimension}={v} uses the global threshold {glob:.4f} ({s[8:]})"
                     for v, s in frame.loc[fallback, ["value", "source"]].itertuples(index=False)]
         frames.append(frame[THRESHOLD_COLUMNS])
+    if not frames:
+        raise ConfigError(f"experiment.thresholds: no model meets {goal} on the tuning part "
+                          f"overall: {', '.join(unreachable)}; lower "
+                          "experiment.thresholds.target.value")
     thresholds = pd.concat(frames, ignore_index=True)
     judgement, metrics = judge(table.loc[held], scores.loc[held], thresholds, dimension,
                                ci_cfg, seed)
+    notices += [f"{model}: {where}: {warning}" for model, where, warning in
+                judgement.loc[judgement["warning"] != "", ["model", "slice", "warning"]]
+                .itertuples(index=False)]
     return ThresholdResult(thresholds, judgement, metrics, notices)
-
-
-def thresholds_for_rows(thresholds: pd.DataFrame, table: pd.DataFrame,
-                        models: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Per-row threshold arrays (for evaluate, compare, gate) from a thresholds table.
-
-    Each row gets its slice value's threshold; values absent from the table (or rows missing
-    the value) get the model's global (`overall`) threshold.
-    """
-    out: dict[str, np.ndarray] = {}
-    for model, rows in thresholds.groupby("model", sort=False):
-        if models is not None and model not in models:
-            continue
-        overall = rows[rows["dimension"] == OVERALL]
-        if overall.empty:
-            raise ConfigError(f"thresholds table has no overall row for model {model}")
-        glob = float(overall["threshold"].iloc[0])
-        dims = rows.loc[rows["dimension"] != OVERALL, "dimension"].unique()
-        if len(dims) > 1:
-            raise ConfigError(f"thresholds table gives model {model} thresholds for several "
-                              f"dimensions {list(dims)}; one per model")
-        per_row = np.full(len(table), glob, dtype=np.float64)
-        if len(dims) == 1 and dims[0] in table.columns:
-            by_value = dict(zip(rows["value"].astype(str), rows["threshold"].astype(float),
-                                strict=True))
-            mapped = table[dims[0]].astype("string").map(by_value).astype("float64")
-            per_row = mapped.fillna(glob).to_numpy(np.float64)
-        out[str(model)] = per_row
-    return out
 
 
 def judge(table: pd.DataFrame, scores: pd.DataFrame, thresholds: pd.DataFrame, dimension: str,
           ci_cfg: Mapping[str, Any], seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Held-out precision / recall / FPR with intervals per slice: tuned vs global threshold."""
+    """Held-out precision / recall / FPR with intervals per slice: tuned vs global threshold,
+    and a `warning` on a tuned slice whose held-out recall falls far short (`_recall_warning`).
+    """
     index, _ = build_slice_index(table, [dimension], [])
     labels = table["label"].to_numpy()
-    per_row = thresholds_for_rows(thresholds, table)
+    row_thresholds = per_row(thresholds, table)
     rng = np.random.default_rng(seed)
     level, n_boot = float(ci_cfg["level"]), int(ci_cfg["n_boot"])
     frames, metrics = [], {}
     for model, rows in thresholds.groupby("model", sort=False):
         glob = float(rows.loc[rows["dimension"] == OVERALL, "threshold"].iloc[0])
         column = scores[str(model)].to_numpy()
-        for point, thr in (("per_slice", per_row[str(model)]), ("global", glob)):
-            cells = count_model(index, labels, column, thr, 64).cells
+        cells = {point: count_model(index, labels, column, thr, 64).cells
+                 for point, thr in (("per_slice", row_thresholds[str(model)]), ("global", glob))}
+        tuned = rows[rows["source"] == "tuned"]
+        tuned = tuned.set_axis([f"{d}={v}" for d, v in tuned[["dimension", "value"]]
+                                .itertuples(index=False)]).reindex(index.names)
+        warning = _recall_warning(cells["per_slice"], cells["global"],
+                                  tuned["tune_recall"].to_numpy(np.float64),
+                                  tuned["threshold"].to_numpy(np.float64), level)
+        for point, counts in cells.items():
             values: dict[str, Any] = {"model": model, "operating_point": point,
-                                      "slice": index.names, "n": cells.sum(axis=1),
-                                      "n_pos": cells[:, 2] + cells[:, 3]}
-            found = count_metrics(cells)
-            intervals = count_intervals(cells, n_boot, level, rng)
+                                      "slice": index.names, "n": counts.sum(axis=1),
+                                      "n_pos": counts[:, FN] + counts[:, TP]}
+            found = count_metrics(counts)
+            intervals = count_intervals(counts, n_boot, level, rng)
             for name in ("precision", "recall", "fpr"):
                 values[name] = found[name]
                 values[f"{name}_lo"], values[f"{name}_hi"] = intervals[name]
+            values["warning"] = warning if point == "per_slice" else ""
             frame = pd.DataFrame(values)
             frames.append(frame[frame["n"] > 0])
             for name in ("precision", "recall", "fpr"):
@@ -183,18 +192,31 @@ def judge(table: pd.DataFrame, scores: pd.DataFrame, thresholds: pd.DataFrame, d
     return judgement, metrics
 
 
-def read_thresholds(path: Path) -> pd.DataFrame:
-    """A thresholds file as `smo-eval experiment` writes it (CSV), checked for its columns."""
-    if not path.is_file():
-        raise ConfigError(f"thresholds file {path} not found (written by `smo-eval experiment`)")
-    frame = pd.read_csv(path, dtype={"value": str, "dimension": str, "model": str},
-                        encoding="utf-8-sig", keep_default_na=False)
-    missing = [c for c in ("model", "dimension", "value", "threshold") if c not in frame.columns]
-    if missing:
-        raise ConfigError(f"thresholds file {path} lacks column(s) {missing}")
-    bad = ~frame["threshold"].between(0.0, 1.0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-        raise ConfigError(f"thresholds file {path}, row {row}, column 'threshold': "
-                          "not a number in [0, 1]")
-    return frame
+def _recall_warning(tuned_cells: np.ndarray, global_cells: np.ndarray, promised: np.ndarray,
+                    chosen: np.ndarray, level: float) -> np.ndarray:
+    """Per slice: a warning where a tuned threshold's held-out recall falls far short, else ''.
+
+    Far short: the exact (Clopper-Pearson) upper bound of its held-out recall is under
+    `FAR_BELOW` of both the recall it had on the tuning part (`promised`, at threshold
+    `chosen`; NaN for slices not tuned) and the global threshold's held-out recall on the
+    same violations. The first says the threshold did not carry over (a 0.998 picked from a
+    few top-scored tuning items that held-out items never reach); the second that the global
+    threshold would catch more.
+    Either alone is no alarm: a tuned threshold may by design trade recall for the precision
+    target (it then keeps its tuning recall), and a shift may lower both. The share keeps a
+    real but small drop (99.5 % held-out against 100 % in tuning) from raising it. The exact
+    bound, not the bootstrap interval: with no violation caught a Poisson bootstrap collapses
+    to [0, 0], while the exact bound stays honest (0 of 3 caught: up to 71 % at 95 %)."""
+    tp, n_pos = tuned_cells[:, TP], tuned_cells[:, TP] + tuned_cells[:, FN]
+    upper = np.ones(len(tp))
+    short = tp < n_pos
+    upper[short] = beta.ppf(1 - (1 - level) / 2, tp[short] + 1, n_pos[short] - tp[short])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall, global_recall = tp / n_pos, global_cells[:, TP] / n_pos
+    far = (n_pos > 0) & (upper < FAR_BELOW * np.minimum(promised, global_recall))
+    return np.array([
+        f"tuned threshold {c:.4f}: held-out recall {r:.1%} ({int(k)} of {int(m)}; exact "
+        f"{level:.0%} upper bound {u:.1%}), under {FAR_BELOW:.0%} of its tuning recall {t:.1%} "
+        f"and of the global threshold's {g:.1%} on this slice" if w else ""
+        for w, c, r, k, m, u, t, g in zip(far, chosen, recall, tp, n_pos, upper, promised,
+                                          global_recall, strict=True)], dtype=object)
