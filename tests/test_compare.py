@@ -6,41 +6,43 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 from statsmodels.stats.contingency_tables import mcnemar
 
+from smo_eval.config.schema_data import SlicingConfig
+from smo_eval.config.schema_stages import CompareConfig
 from smo_eval.engine.counting import count_model
 from smo_eval.engine.paired import count_paired, mcnemar_exact, split_cells
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.sample import generate_world
 from smo_eval.stages.compare import COLUMNS, compare
 from smo_eval.taxonomy import Taxonomy
+from tests.settings import config, plain
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-m", "smo_eval.cli"]
 
 
-def _conf(group: str) -> dict[str, Any]:
-    value = OmegaConf.to_container(OmegaConf.load(ROOT / f"conf/{group}/default.yaml"))
-    assert isinstance(value, dict)
-    return value
+def _conf(group: str) -> Any:
+    """A section of the sample-world configuration: typed, or plain for the world's own."""
+    section = getattr(config(), group)
+    return plain(section) if group == "sample" else section
 
 
-def _compare_cfg(**changes: Any) -> dict[str, Any]:
-    cfg = _conf("compare") | {"threshold": 0.5, "thresholds": {}}
-    return cfg | changes
+def _compare_cfg(**changes: Any) -> CompareConfig:
+    return replace(config().compare, **changes)
 
 
 def _world_table(sample_cfg: dict[str, Any], n: int, seed: int) -> tuple[pd.DataFrame,
                                                                          pd.DataFrame]:
     """Items joined with gold (plus parent_category) and the wide score table."""
     taxonomy = _conf("taxonomy")
-    world = generate_world(sample_cfg, taxonomy, n_items=n, seed=seed)
+    world = generate_world(sample_cfg, plain(taxonomy), n_items=n, seed=seed)
     table = world.items.merge(world.gold, on="item_id").sort_values("item_id")
     table["parent_category"] = Taxonomy.from_config(taxonomy).parent_column(
         table["risk_category"])
@@ -162,7 +164,7 @@ def test_false_regressions_stay_within_the_fdr_level_over_200_null_comparisons()
     rng = np.random.default_rng(2026)
     n, runs, alpha = 6000, 200, 0.05
     cfg = _compare_cfg(n_boot=200, alpha=alpha)
-    slicing = {"dimensions": ["region", "language"], "crosses": [["region", "language"]]}
+    slicing = SlicingConfig(["region", "language"], [["region", "language"]])
     any_regressed = 0
     any_call = 0
     for _ in range(runs):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
+from smo_eval.config.schema_data import SlicingConfig
+from smo_eval.config.schema_stages import EvaluateConfig, IntervalConfig
 from smo_eval.stages.evaluate import evaluate
-from tests.conftest import ROOT
 
 TRUE_RECALL, TRUE_FPR = 0.85, 0.05
 REPETITIONS, ITEMS, POSITIVES = 2000, 1000, 300
@@ -26,10 +26,10 @@ def test_recall_interval_covers_the_true_recall_about_95_percent_of_the_time() -
     score = np.where(flagged, 0.5 + 0.5 * rng.random(n), 0.5 * rng.random(n))
     table = pd.DataFrame({"label": label.astype("int8"),
                           "rep": np.repeat(np.arange(REPETITIONS), ITEMS)})
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/evaluate/default.yaml"))
-    cfg["score_bins"], cfg["ci"]["auc_groups"] = 64, 8  # rank metrics are not under test here
+    # Rank metrics are not under test here: few score bins and groups keep it fast.
+    cfg = EvaluateConfig(score_bins=64, ci=IntervalConfig(auc_groups=8))
     frame = evaluate(table, pd.DataFrame({"m": score.astype(np.float32)}), cfg,
-                     {"dimensions": ["rep"], "crosses": []}, seed=11).slice_metrics
+                     SlicingConfig(["rep"], []), seed=11).slice_metrics
     reps = frame[frame["dimension"] == "rep"]
     assert len(reps) == REPETITIONS
     covered = (reps["recall_lo"] <= TRUE_RECALL) & (reps["recall_hi"] >= TRUE_RECALL)

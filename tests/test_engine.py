@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -13,13 +12,14 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from smo_eval.config.schema_data import SlicingConfig
+from smo_eval.config.schema_stages import EvaluateConfig
 from smo_eval.engine.counting import count_model
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.stages.evaluate import evaluate
-from tests.conftest import ROOT
 
-EVAL_CFG = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/evaluate/default.yaml"))
-SLICING = {"dimensions": ["region", "language", "absent"], "crosses": [["region", "language"]]}
+EVAL_CFG = EvaluateConfig()
+SLICING = SlicingConfig(["region", "language", "absent"], [["region", "language"]])
 
 
 def _data(n: int = 12_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

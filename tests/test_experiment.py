@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, precision_recall_curve
+from smo_eval.commands.inputs import load_inputs
 from typer.testing import CliRunner
 
 from smo_eval.cli import app
 from smo_eval.commands.context import Context
-from smo_eval.commands.inputs import load_inputs
 from smo_eval.config import load_config, to_plain
 from smo_eval.sample import generate_world
 from smo_eval.stages.experiment.runner import ExperimentResult, run_experiment

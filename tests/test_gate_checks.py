@@ -8,8 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
+from smo_eval.config.loader import check_values
+from smo_eval.config.schema import Config
+from smo_eval.config.schema_data import CategorySpec, TaxonomyConfig
+from smo_eval.config.schema_more import GateConfig
 from smo_eval.errors import ConfigError
+from smo_eval.slicekey import Selector, SliceKey, display, to_json
 from smo_eval.stages.gate import (
     FAIL,
     INSUFFICIENT,
@@ -17,15 +23,25 @@ from smo_eval.stages.gate import (
     SKIPPED,
     GateTables,
     evaluate_gate,
-    slice_matches,
 )
 from smo_eval.taxonomy import Taxonomy
 
-TAXONOMY = Taxonomy.from_config({"categories": {
-    "child_safety": {"parent": "exploitation", "severity": 1, "target_recall": 0.95,
-                     "max_fpr": 0.01},
-    "spam": {"parent": "fraud_spam", "severity": 3, "target_recall": 0.75, "max_fpr": 0.05},
-}})
+TAXONOMY = Taxonomy.from_config(TaxonomyConfig(categories={
+    "child_safety": CategorySpec("exploitation", 1, 0.95, 0.01),
+    "spam": CategorySpec("fraud_spam", 3, 0.75, 0.05),
+}))
+
+
+def key(name: str) -> SliceKey:
+    """This test's slice literals (`region=SEA&language=zh`) as keys."""
+    if name == "overall":
+        return ()
+    return tuple((p.split("=", 1)[0], p.split("=", 1)[1]) for p in name.split("&"))
+
+
+def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["slice_key"] = [to_json(key(s)) for s in frame["slice"]]
+    return frame
 
 
 def metrics(*rows: tuple[str, int, int, float, float, float]) -> pd.DataFrame:
@@ -34,7 +50,7 @@ def metrics(*rows: tuple[str, int, int, float, float, float]) -> pd.DataFrame:
                                         "recall_hi"])
     frame["model"] = "v2"
     frame["fpr"], frame["fpr_lo"], frame["fpr_hi"] = 0.02, 0.01, 0.03
-    return frame
+    return keyed(frame)
 
 
 BASE = metrics(
@@ -47,9 +63,14 @@ BASE = metrics(
 )
 
 
-def gate(checks: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"name": "t", "min_support": {"items": 100, "positives": 20}, "checks": checks,
-            **extra}
+def gate(checks: dict[str, Any], **extra: Any) -> GateConfig:
+    """The checks as the configuration loader types and checks them."""
+    tree = OmegaConf.merge(OmegaConf.structured(GateConfig), {
+        "name": "t", "min_support": {"items": 100, "positives": 20}, "checks": checks, **extra})
+    typed = OmegaConf.to_object(tree)
+    assert isinstance(typed, GateConfig)
+    check_values(Config(gate=typed))
+    return typed
 
 
 def judge(checks: dict[str, Any], tables: GateTables | None = None,
@@ -79,11 +100,32 @@ def test_ceiling_uses_the_upper_bound() -> None:
 
 
 def test_slice_patterns_match_part_by_part() -> None:
-    assert slice_matches("region=SEA", "region=*")
-    assert not slice_matches("region=SEA&language=zh", "region=*")
-    assert slice_matches("region=SEA&language=zh", "region=*&language=zh")
-    assert slice_matches("region=SEA&language=zh", "*")
-    assert not slice_matches("overall", "region=*")
+    def matches(name: str, pattern: str) -> bool:
+        return Selector.parse(pattern).matches(key(name))
+
+    assert matches("region=SEA", "region=*")
+    assert not matches("region=SEA&language=zh", "region=*")
+    assert matches("region=SEA&language=zh", "region=*&language=zh")
+    assert matches("region=SEA&language=zh", "*")
+    assert not matches("overall", "region=*")
+
+
+def test_values_that_look_like_syntax_are_matched_as_values() -> None:
+    """A region named `XX&language=en` is one value: its slice is a region slice, and a
+    mapping selector names it exactly; it never poses as a region x language cross."""
+    tricky = (("region", "XX&language=en"),)
+    frame = pd.DataFrame({"slice": [display(tricky)], "slice_key": [to_json(tricky)],
+                          "n": [1000], "n_pos": [100], "recall": [0.1], "recall_lo": [0.05],
+                          "recall_hi": [0.15], "model": ["v2"]})
+    frame["fpr"], frame["fpr_lo"], frame["fpr_hi"] = 0.02, 0.01, 0.03
+    tables = GateTables(pd.concat([BASE, frame], ignore_index=True))
+    floor = {"kind": "floor", "metric": "recall", "min": 0.5}
+    crosses = judge({"x": {**floor, "slices": ["region=*&language=*"]}}, tables)
+    assert [o.key for o in crosses.checks[0].slices] == [key("region=SEA&language=zh")]
+    regions = judge({"r": {**floor, "slices": ["region=*"]}}, tables)
+    assert {o.key: o.status for o in regions.checks[0].slices}[tricky] == FAIL
+    exact = judge({"e": {**floor, "slices": [{"region": "XX&language=en"}]}}, tables)
+    assert [o.key for o in exact.checks[0].slices] == [tricky] and not exact.passed
 
 
 def test_three_positives_are_insufficient_evidence_not_pass() -> None:
@@ -122,7 +164,7 @@ def comparison(rows: list[tuple[str, str, float, float, float, str]]) -> pd.Data
                                         "verdict"])
     frame["baseline"], frame["candidate"] = "v1", "v2"
     frame["p_value"] = frame["p_adjusted"] = 0.001
-    return frame
+    return keyed(frame)
 
 
 COMPARISON = comparison([
@@ -173,13 +215,13 @@ def test_agreement_and_drift_skip_only_when_their_source_does_not_exist() -> Non
               "d": {"kind": "drift", "drift_kind": "score", "columns": ["score:*"], "max": 0.2}}
     skipped = judge(checks)
     assert [c.status for c in skipped.checks] == [SKIPPED, SKIPPED] and skipped.passed
-    agreement = pd.DataFrame({"slice": ["overall", "region=SEA"], "n_items": [500, 40],
-                              "krippendorff_alpha": [0.55, 0.8]})
-    drift = pd.DataFrame({"kind": ["score", "score", "metadata"],
-                          "column": ["score:v1", "score:v2", "language"],
-                          "slice": ["overall"] * 3, "method": ["psi"] * 3,
-                          "value": [0.31, 0.05, 0.9], "drifted": [True, False, True],
-                          "n_current": [5000] * 3})
+    agreement = keyed(pd.DataFrame({"slice": ["overall", "region=SEA"], "n_items": [500, 40],
+                                    "krippendorff_alpha": [0.55, 0.8]}))
+    drift = keyed(pd.DataFrame({"kind": ["score", "score", "metadata"],
+                                "column": ["score:v1", "score:v2", "language"],
+                                "slice": ["overall"] * 3, "method": ["psi"] * 3,
+                                "value": [0.31, 0.05, 0.9], "drifted": [True, False, True],
+                                "n_current": [5000] * 3}))
     result = judge(checks, GateTables(BASE, agreement=agreement, drift=drift))
     assert outcomes(result, "a") == {"overall": FAIL}
     assert outcomes(result, "d") == {"score:v1 @ overall": FAIL, "score:v2 @ overall": PASS}
@@ -187,7 +229,7 @@ def test_agreement_and_drift_skip_only_when_their_source_does_not_exist() -> Non
 
 @pytest.mark.parametrize("checks, message", [
     ({}, "gate.checks is empty"),
-    ({"x": {"kind": "nope"}}, "known kinds"),
+    ({"x": {"kind": "nope"}}, "use one of floor"),
     ({"x": {"kind": "floor", "metric": "recall"}}, "needs min"),
     ({"x": {"kind": "floor", "metric": "recall", "min": 0.5, "on_insufficient": "maybe"}},
      "on_insufficient"),
@@ -196,6 +238,25 @@ def test_agreement_and_drift_skip_only_when_their_source_does_not_exist() -> Non
 def test_config_mistakes_raise_config_error(checks: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         judge(checks)
+
+
+def test_unscored_gold_items_fail_a_judged_slice() -> None:
+    """A candidate that did not score every gold item of a gated slice fails that slice (or
+    leaves it insufficient), with the count; the coverage check judges the share."""
+    partial = BASE.copy()
+    partial["n_unscored"] = 0
+    partial.loc[partial["slice"] == "overall", "n_unscored"] = 187
+    floor = {"kind": "floor", "metric": "recall", "min": 0.5, "slices": ["overall"]}
+    failed = judge({"r": floor}, GateTables(partial))
+    outcome = failed.checks[0].slices[0]
+    assert outcome.status == FAIL and "no score for 187 of 10,187" in outcome.reason
+    lenient = judge({"r": {**floor, "on_unscored": "insufficient"}}, GateTables(partial))
+    assert lenient.checks[0].status == INSUFFICIENT and not lenient.passed
+    coverage = judge({"c": {"kind": "coverage", "min_share": 0.99}}, GateTables(partial))
+    assert coverage.checks[0].slices[0].value == pytest.approx(10_000 / 10_187)
+    assert coverage.checks[0].status == FAIL
+    assert judge({"c": {"kind": "coverage", "min_share": 0.98}},
+                 GateTables(partial)).passed
 
 
 def test_a_check_that_raises_fails_the_gate() -> None:

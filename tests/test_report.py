@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from smo_eval.commands.context import Context
 from smo_eval.commands.inputs import load_inputs
 from smo_eval.commands.report import load_tables
+
+from smo_eval.commands.context import Context
 from smo_eval.report.browser import Page, find_browser
 from smo_eval.report.i18n import Messages, count, pct, pp
 from smo_eval.report.render import to_html, to_markdown

@@ -9,7 +9,7 @@ the row's value of the file's dimension (rows with other values get the file's g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,18 @@ def resolve(cfg: EvaluateConfig, table: pd.DataFrame, models: Sequence[str],
     if thresholds_file is not None:
         chosen |= per_row(thresholds_file, table, models)
     return chosen
+
+
+def given_or_configured(cfg: EvaluateConfig, table: pd.DataFrame, models: Sequence[str],
+                        given: Mapping[str, Threshold] | None) -> dict[str, Threshold]:
+    """The thresholds a caller passed, else the configured ones; with a thresholds file the
+    caller must pass them (resolved with the file), so no stage counts at another point."""
+    if given is not None:
+        return {m: given[m] for m in models}
+    if cfg.thresholds_file:
+        raise ConfigError("evaluate.thresholds_file is set: pass thresholds= resolved with it "
+                          "(smo_eval.operating_point.resolve)")
+    return resolve(cfg, table, models)
 
 
 def scalar(threshold: Threshold) -> float:

@@ -23,6 +23,7 @@ from typing import Any
 
 from smo_eval.config.schema_data import MlflowConfig
 from smo_eval.errors import ConfigError, SmoEvalError
+from smo_eval.slicekey import mlflow_name
 
 _BATCH = 900
 _PARAM_VALUE_LIMIT = 6000
@@ -137,7 +138,7 @@ class StageRun:
             self._mlflow.log_params(clean)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        clean = {k: float(v) for k, v in metrics.items()
+        clean = {mlflow_name(k): float(v) for k, v in metrics.items()
                  if v is not None and v == v}  # NaN (undefined) is not logged
         items = list(clean.items())
         for start in range(0, len(items), _BATCH):

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from smo_eval.config.schema import Config, register
@@ -83,11 +83,17 @@ def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = Non
     register()
     overrides = [_quote_if_needed(o) for o in overrides]
     try:
+        plain_overrides, merges = _split_mappings(overrides)
         if params_file is not None:
-            tree, sources, root = _from_params(params_file, overrides), [str(params_file)], \
-                params_file.resolve().parent
+            tree, sources, root = _from_params(params_file, plain_overrides), \
+                [str(params_file)], params_file.resolve().parent
         else:
-            tree, sources, root = _compose(overrides, config_file, preset)
+            tree, sources, root = _compose(plain_overrides, config_file, preset)
+        for merge in merges:  # `+gate.checks.x={kind: floor, ...}`: a whole typed section
+            with open_dict(tree):
+                merged = OmegaConf.merge(tree, merge)
+            assert isinstance(merged, DictConfig)
+            tree = merged
         OmegaConf.resolve(tree)
         typed = OmegaConf.to_object(tree)
     except (OmegaConfBaseException, ValueError) as exc:
@@ -126,6 +132,34 @@ def _compose(overrides: list[str], config_file: Path | None,
         _drop_sample_paths(tree, given)
     root = project.parent if project else (team.resolve().parent if team else Path.cwd())
     return tree, sources, root
+
+
+def _split_mappings(overrides: list[str]) -> tuple[list[str], list[DictConfig]]:
+    """Overrides whose value is a mapping (a new gate check, a category) are merged into the
+    composed tree instead: Hydra assigns them as plain dicts, which typed sections refuse."""
+    if not any("={" in o for o in overrides):
+        return overrides, []
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    keep: list[str] = []
+    merges: list[DictConfig] = []
+    for text, parsed in zip(overrides, OverridesParser.create().parse_overrides(overrides),
+                            strict=True):
+        value = parsed.value()
+        if isinstance(value, dict) and not parsed.is_delete():
+            merges.append(_nested(parsed.get_key_element().lstrip("+~"), value))
+        else:
+            keep.append(text)
+    return keep, merges
+
+
+def _nested(key: str, value: Any) -> DictConfig:
+    node: Any = value
+    for part in reversed(key.split(".")):
+        node = {part: node}
+    created = OmegaConf.create(node)
+    assert isinstance(created, DictConfig)
+    return created
 
 
 def _read_team_file(path: Path) -> DictConfig:

@@ -20,6 +20,7 @@ from smo_eval import console
 from smo_eval.errors import ConfigError, SmoEvalError
 from smo_eval.pipeline.context import StageContext
 from smo_eval.pipeline.result import StageResult
+from smo_eval.slicekey import mlflow_name
 from smo_eval.stages.gate import FAIL, INSUFFICIENT, PASS, GateResult, GateTables
 from smo_eval.taxonomy import Taxonomy
 
@@ -62,11 +63,17 @@ def run(ctx: StageContext) -> StageResult:
                "gate/failed_checks": float(len(result.failed_checks))}
     for check in result.checks:
         metrics[f"gate/{check.name}/passed"] = float(check.status == PASS)
+        metrics[f"gate/{check.name}/failed_slices"] = float(
+            sum(o.status == FAIL for o in check.slices))
+        metrics[f"gate/{check.name}/insufficient_slices"] = float(
+            sum(o.status == INSUFFICIENT for o in check.slices))
+    for check in result.checks:
         for outcome in check.slices:  # the slices a gate judges are worth a metric each
             if outcome.value is not None and len(metrics) < 95:
-                metrics[f"gate/{check.name}/{outcome.slice}"] = outcome.value
-    tags = {"verdict": result.verdict, "candidate": candidate, "baseline": baseline,
-            "gate.name": result.name, **{f"gate.check.{c.name}": c.status for c in result.checks}}
+                metrics[mlflow_name("gate", check.name, outcome.key)] = outcome.value
+    tags = {"gate.verdict": result.verdict, "gate.candidate": candidate,
+            "gate.baseline": baseline, "gate.name": result.name,
+            **{f"gate.check.{c.name}": c.status for c in result.checks}}
     if promotion:
         tags["gate.promoted_version"] = promotion["version"]
     return StageResult(outputs, metrics, tags, [], result,

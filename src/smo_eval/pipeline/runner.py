@@ -333,8 +333,8 @@ def pipeline_summary(results: dict[str, StageResult]) -> tuple[dict[str, float],
     for name, result in results.items():
         if name in ("evaluate", "gate", "compare"):
             metrics |= {f"{name}/{k}": v for k, v in result.metrics.items()}
-        tags |= {f"{name}.{k}": v for k, v in result.tags.items() if k in ("verdict",
-                                                                          "candidate")}
+        tags |= {k: v for k, v in result.tags.items()
+                 if k in ("gate.verdict", "gate.name", "gate.candidate", "gate.baseline")}
     return dict(list(metrics.items())[:95]), tags
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from smo_eval.config.schema_data import SlicingConfig
-from smo_eval.config.schema_stages import CompareConfig
+from smo_eval.config.schema_stages import CompareConfig, EvaluateConfig
 from smo_eval.engine.metrics import count_metrics
 from smo_eval.engine.paired import (
     count_paired,
@@ -29,7 +29,7 @@ from smo_eval.engine.paired import (
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.errors import ConfigError
-from smo_eval.operating_point import Threshold
+from smo_eval.operating_point import Threshold, given_or_configured
 from smo_eval.slicekey import to_json
 
 COLUMNS = ["baseline", "candidate", "slice", "metric", "baseline_value", "candidate_value",
@@ -88,13 +88,17 @@ def _check(cfg: CompareConfig) -> list[str]:
 
 
 def compare(table: pd.DataFrame, scores: pd.DataFrame, cfg: CompareConfig,
-            slicing: SlicingConfig, seed: int, *, thresholds: Mapping[str, Threshold],
-            severity: Mapping[str, int] | None = None) -> Comparison:
+            slicing: SlicingConfig, seed: int, *,
+            thresholds: Mapping[str, Threshold] | None = None,
+            severity: Mapping[str, int] | None = None,
+            operating_point: EvaluateConfig | None = None) -> Comparison:
     """Baseline vs each candidate on the slices of `slicing` (the same as evaluate), each model
-    at its operating point in `thresholds`."""
+    at its operating point: `thresholds` (from `smo_eval.operating_point.resolve`), else the
+    one `operating_point` (the evaluate settings) configures."""
     baseline, candidates = pair(cfg, [str(c) for c in scores.columns])
     metrics = _check(cfg)
-    thr = {m: thresholds[m] for m in [baseline, *candidates]}
+    thr = given_or_configured(operating_point or EvaluateConfig(), table,
+                              [baseline, *candidates], thresholds)
     index, notices = build_slice_index(table, slicing.dimensions, slicing.crosses)
     notices += [f"candidate {c} has no predictions yet: left out" for c in
                 cfg.optional_candidates if c not in scores.columns]

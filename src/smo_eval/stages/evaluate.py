@@ -26,7 +26,7 @@ from smo_eval.engine.metrics import (
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.errors import ConfigError
-from smo_eval.operating_point import Threshold
+from smo_eval.operating_point import Threshold, given_or_configured
 from smo_eval.slicekey import to_json
 
 METRICS = ["precision", "recall", "f1", "fpr", "accuracy", "roc_auc", "pr_auc", "brier", "ece"]
@@ -50,15 +50,18 @@ class Evaluation:
 
 
 def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
-             slicing: SlicingConfig, seed: int, *, thresholds: Mapping[str, Threshold],
+             slicing: SlicingConfig, seed: int, *,
+             thresholds: Mapping[str, Threshold] | None = None,
              progress: Callable[[str], None] | None = None) -> Evaluation:
     """Sliced metrics, intervals and curves for each model in `scores` (or `cfg.models`), each
-    at its operating point in `thresholds` (from `smo_eval.operating_point.resolve`)."""
+    at its operating point: `thresholds` (from `smo_eval.operating_point.resolve`), else the
+    configured ones."""
     models = list(cfg.models or scores.columns)
     unknown = [m for m in models if m not in scores.columns]
     if unknown:
         raise ConfigError(f"evaluate.models names models without predictions: {unknown}; "
                           f"known: {list(scores.columns)}")
+    thresholds = given_or_configured(cfg, table, models, thresholds)
     index, notices = build_slice_index(table, slicing.dimensions, slicing.crosses)
     labels = table["label"].to_numpy()
     rng = np.random.default_rng(seed)
