@@ -40,7 +40,6 @@ def annotations_only(ctx: Context) -> pd.DataFrame:
 def run(ctx: Context) -> LabelQuality:
     data = ctx.section("data")
     cfg = ctx.section("labels")
-    threshold = float(ctx.section("evaluate").get("threshold", 0.5))
     hashes: dict[str, str] = {}
     gold_version = None
     if data.get("gold") and data.get("predictions"):
@@ -53,7 +52,8 @@ def run(ctx: Context) -> LabelQuality:
         raise ContractError([RowProblem("config", None, None, "labels needs data.annotations, "
                                         "or data.gold with data.predictions")])
     with console.progress("label quality", total=None):
-        result = label_quality(annotations, table, scores, cfg, ctx.section("slicing"), threshold)
+        result = label_quality(annotations, table, scores, cfg, ctx.section("slicing"),
+                               seed=ctx.seed)
     console.notices(result.notices)
     folder = ctx.stage_dir("labels")
     write_outputs(result, folder)
