@@ -84,7 +84,7 @@ def test_packaged_defaults_apply_with_no_project_conf(tmp_path: Path,
     assert team.evaluate.threshold == 0.7 and team.evaluate.ci.level == 0.9
     assert load_config(["evaluate.threshold=0.2"]).config.evaluate.threshold == 0.2
     (tmp_path / "smo-eval.yaml").write_text("evaluate: {treshold: 0.7}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="evaluate.treshold"):
+    with pytest.raises(ConfigError, match=r"evaluate\.treshold"):
         load_config([])
 
 

@@ -73,15 +73,17 @@ def test_planted_language_mix_and_score_shift_are_found_and_nothing_else(planted
     assert len(quiet) > 40 and not quiet["drifted"].any()
 
 
-def test_new_mandarin_term_ranks_top_five(planted: tuple) -> None:
+def test_new_mandarin_term_ranks_first_and_once(planted: tuple) -> None:
     result, cfg = planted
     new = cfg["sample"]["planted"]["drift"]["new_term"]
     terms = result.terms[result.terms["language"] == new["language"]]
-    top_all = terms[(terms["subset"] == "all") & (terms["rank"] <= 5)]["term"].tolist()
-    assert new["term"] in top_all
-    for model in new["models"]:  # the models miss it: it rises among missed items too
-        missed = terms[(terms["subset"] == "missed") & (terms["model"] == model)]
-        assert new["term"] in missed[missed["rank"] <= 5]["term"].tolist()
+    lists = [terms[terms["subset"] == "all"]]
+    lists += [terms[(terms["subset"] == "missed") & (terms["model"] == m)]  # the models miss
+              for m in new["models"]]                                       # it: it rises there
+    for listed in lists:
+        assert listed["term"].iloc[0] == new["term"]
+        # Once: no line holds it in a longer context (要邮票, 邮票有货).
+        assert listed["term"].str.contains(new["term"], regex=False).sum() == 1
     row = terms[(terms["subset"] == "all") & (terms["term"] == new["term"])].iloc[0]
     assert row["ref_count"] == 0 and row["cur_count"] >= 20
     # No other language has a rising term: the language-mix shift moves whole languages.

@@ -18,6 +18,7 @@ from statsmodels.stats.inter_rater import fleiss_kappa
 from smo_eval.sample import generate_world
 from smo_eval.stages.adjudication import dawid_skene, majority
 from smo_eval.stages.agreement import Ratings
+from smo_eval.stages.label_issues import find_issues
 from tests.cli_helpers import invoke
 
 ROOT = Path(__file__).parents[1]
@@ -187,3 +188,51 @@ def test_mhc_agreement_per_language_through_cli(shared_data: Path, project: Path
         assert np.isnan(row["mean_pairwise_cohen_kappa"])
         annotators = (project / "outputs/labels/annotators.csv").read_text(encoding="utf-8-sig")
         assert annotators.strip() == ""
+
+
+def _crowd(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Items with a true label, gold flipped on 5%, three of six annotators (85% accurate)."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n)
+    gold = np.where(rng.random(n) < 0.05, 1 - truth, truth)
+    rows = [(i, f"a{a}", int(truth[i]) if rng.random() < 0.85 else 1 - int(truth[i]))
+            for i in range(n) for a in rng.choice(6, 3, replace=False)]
+    table = pd.DataFrame({"item_id": np.arange(n), "label": gold})
+    return table, pd.DataFrame(rows, columns=["item_id", "annotator_id", "label"]), truth
+
+
+def test_label_issues_weigh_annotators_against_hard_model_scores() -> None:
+    """Hard 0/1 scores that contradict three agreeing annotators do not flag the gold they
+    agree with; three annotators against gold flag it even when the model sides with gold."""
+    table, ann, truth = _crowd(2000, seed=3)
+    gold = table["label"].to_numpy()
+    p = truth.astype(float)  # a perfect hard-scoring model ...
+    votes = ann.groupby("item_id")["label"].sum().to_numpy()
+    unanimous_gold = np.flatnonzero(np.where(gold == 1, votes == 3, votes == 0))[:40]
+    p[unanimous_gold] = 1.0 - gold[unanimous_gold]  # ... wrong on 40 unanimous items
+    against = np.flatnonzero(np.where(gold == 1, votes == 0, votes == 3))
+    p[against] = gold[against]  # ... and on gold's side where all annotators are against it
+    issues, headline = find_issues(table, p, Ratings.from_frame(ann), {}, [])
+    flagged = set(issues["item_id"])
+    assert not flagged & set(unanimous_gold.tolist())
+    assert len(against) >= 5 and set(against.tolist()) <= flagged
+    assert headline["model_calibration_slope"] > 0
+    assert headline["annotator_sensitivity"] == pytest.approx(0.85, abs=0.03)
+    assert issues["p_gold_wrong"].between(0.5, 1).all()
+
+
+def test_label_issues_at_the_edges() -> None:
+    """One class only among the votes, no scores, and fewer than ten annotated items."""
+    table, ann, _ = _crowd(200, seed=4)
+    ones = ann.assign(label=0)
+    issues, _ = find_issues(table, np.full(len(table), np.nan), Ratings.from_frame(ones), {}, [])
+    # Every gold violation contradicted by three 'safe' votes, no model evidence either way.
+    votes = ones.groupby("item_id").size()
+    expected = set(table.loc[(table["label"] == 1) & table["item_id"].isin(votes.index),
+                             "item_id"])
+    assert set(issues["item_id"]) == expected and issues["p_gold_wrong"].notna().all()
+    few = ann[ann["item_id"] < 6]
+    issues, headline = find_issues(table, np.random.default_rng(0).random(len(table)),
+                                   Ratings.from_frame(few), {}, [])
+    assert headline["model_calibration_slope"] == 0.0
+    assert set(issues["reason"]) <= {"annotators_and_models", "confident_learning"}

@@ -71,11 +71,20 @@ class DriftTermsConfig:
     language_column: str = setting("language", "Language column.")
     subsets: list[str] = setting(help="Subsets: all, high_score, missed.",
                                  factory=lambda: ["all", "high_score", "missed"])
-    char_ngram_languages: list[str] = setting(help="Languages cut into character n-grams.",
-                                              factory=lambda: ["zh", "ja", "th"])
     char_ngrams: list[int] = setting(help="Character n-gram lengths.", factory=lambda: [2, 3])
     word_ngrams: list[int] = setting(help="Word n-gram lengths.", factory=lambda: [1, 2])
-    zh_segmenter: str | None = setting(None, "null: character n-grams; jieba: jieba words.")
+    zh_segmenter: str | None = setting(
+        None, "null: character n-grams for Han; jieba: word n-grams over jieba (pip install "
+        "jieba).", choices=("jieba",))
+    stopwords: bool = setting(
+        True, "Leave out function words and laughter (smo_eval/resources/stopwords.yaml) of the "
+        "group's language and of `stopwords_also`.")
+    stopwords_also: list[str] = setting(
+        help="Stopword lists applied to every group (code-mixed posts: English inside Chinese).",
+        factory=lambda: ["en", "zh"])
+    fold_share: float = setting(
+        0.9, "One line per term: an n-gram inside a longer emerging one holding this share of "
+        "its current items is folded into it.", bounds=(0.0, 1.0))
     min_count: int = setting(20, "Current-window items a term needs.", bounds=(1, None))
     min_ratio: float = setting(2.0, "Minimum rise of the item share.", bounds=(1.0, None))
     min_z: float = setting(3.0, "Minimum log-odds z-score.")

@@ -175,6 +175,12 @@ class AdjudicationConfig:
 class LabelIssuesConfig:
     rank_by: str = setting("self_confidence", "Order of suspected label errors.",
                            choices=("self_confidence", "normalized_margin"))
+    min_posterior: float = setting(
+        0.5, "Annotated items: flagged when P(gold label wrong | annotator votes, model score) "
+        "reaches this (0.5: the other label is more likely than gold).", bounds=(0.0, 1.0))
+    annotator_prior_judgments: float = setting(
+        10.0, "An annotator's reliability is shrunk toward the pooled one by this many "
+        "judgments.", bounds=(0.0, None))
     models: list[str] = setting(help="Models whose mean score is used (empty: all).",
                                 factory=list)
 

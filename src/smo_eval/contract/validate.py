@@ -171,11 +171,13 @@ def _check_labels(frame: pd.DataFrame, labels: LabelMap, col: _Collector) -> Non
 
 def _check_categories(frame: pd.DataFrame, categories: Collection[str], safe: str,
                       col: _Collector) -> None:
-    """Fill absent categories (safe -> `none`, violating -> `unspecified`), flag unknown ones."""
+    """Fill blank categories (safe -> `none`, violating -> `unspecified`), flag unknown ones.
+
+    A gold table without the column stays without it: a column made from the label alone
+    would pass for a data dimension (agreement or metrics sliced by it only restate the label).
+    """
     label = frame["label"]
     if "risk_category" not in frame.columns:
-        frame["risk_category"] = np.where(label.fillna(0).to_numpy() == 1,
-                                          UNSPECIFIED_CATEGORY, safe)
         return
     cat = _stripped(frame["risk_category"]).astype("string")
     absent = cat.isna() | cat.eq("")

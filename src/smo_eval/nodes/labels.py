@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
-import numpy as np
 import pandas as pd
 
 from smo_eval import console
@@ -42,20 +41,15 @@ def annotations_only(ctx: StageContext) -> pd.DataFrame:
 
 
 def run(ctx: StageContext) -> StageResult:
-    from smo_eval.operating_point import scalar
     from smo_eval.stages.labels import AGREEMENT_COLUMNS, label_quality
 
     data_cfg = ctx.config.data
     cfg = ctx.config.labels
     if cfg.slices is None:
         cfg = replace(cfg, slices=list(ctx.config.slicing.dimensions))
-    threshold = 0.5
     if data_cfg.gold and data_cfg.predictions:
         data = ctx.dataset()
         table, scores, annotations = data.eval_table, data.scores, data.annotations
-        points = ctx.operating_points(data.models, table)
-        threshold = scalar(np.mean([np.asarray(t, dtype=float) for t in points.values()],
-                                   axis=0)) if points else 0.5
     elif data_cfg.annotations:
         table, scores, annotations = None, None, annotations_only(ctx)
     else:
@@ -63,7 +57,7 @@ def run(ctx: StageContext) -> StageResult:
                                         "or data.gold with data.predictions")])
     with ctx.progress("label quality"):
         result = label_quality(annotations, table, scores, asdict(cfg),
-                               asdict(ctx.config.slicing), threshold)
+                               asdict(ctx.config.slicing), seed=ctx.seed)
     extra = [c for c in result.agreement.columns if c not in AGREEMENT_COLUMNS]
     outputs = {key: getattr(result, attr) for key, attr in TABLES.items()}
     outputs["labels.agreement"] = result.agreement[AGREEMENT_COLUMNS + extra]

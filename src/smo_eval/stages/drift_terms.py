@@ -8,70 +8,60 @@ gives a z-score that is comparable across frequencies. Candidates need a minimum
 current window and a minimum rise of their item share (an effect size, so a big window alone
 does not make every term emerge); they are ranked by z.
 
-Counts are item counts (an item using a term ten times counts once). Chinese, Japanese and
-Thai are written without spaces, so they get character n-grams (optionally jieba words for
-Chinese); other languages get word n-grams. Texts repeat (templates, copy-paste spam), so each
-distinct text is tokenised once and counts are a sparse product with per-text item counts.
+Counts are item counts (an item using a term ten times counts once). Text is tokenised by
+script, not by the language label: runs of Chinese, Japanese and Thai characters (written
+without spaces) give character n-grams (optionally jieba words for Han), stretches of Latin,
+Cyrillic, Arabic and other spaced scripts give word n-grams; so the English of a code-mixed
+Chinese post cannot surface as character fragments ("re", "ng"). Function words and laughter
+of the group's language and of `stopwords_also` (shipped list, smo_eval/resources/
+stopwords.yaml) are left out. One term is listed once: overlapping rising n-grams with nearly
+the same support are joined and recounted (叶子到 + 子到货 = 叶子到货), an n-gram inside a
+longer listed one with at least `fold_share` of its items is folded into it, and an n-gram
+that contains a stronger rising term is left to that term. Texts repeat (templates, spam), so
+each distinct text is tokenised once and counts are a sparse product with per-text item counts.
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
+from smo_eval.engine import terms
 from smo_eval.errors import ConfigError
 from smo_eval.stages.drift_windows import Window
 
-_NON_WORD = re.compile(r"[\W_]+")
 COLUMNS = ["language", "subset", "model", "rank", "term", "ref_count", "cur_count",
            "ref_items", "cur_items", "ref_share", "cur_share", "share_ratio", "log_odds", "z"]
 
 
-def _analyzer(language: str, cfg: Mapping[str, Any]) -> Callable[[str], list[str]]:
-    """Tokeniser of one language: character n-grams for unspaced scripts, else word n-grams."""
-    char_langs = set(cfg.get("char_ngram_languages") or [])
-    lo, hi = cfg.get("word_ngrams", [1, 2])
-    if language in char_langs:
-        if language == "zh" and cfg.get("zh_segmenter") == "jieba":
-            return _jieba_analyzer(int(lo), int(hi))
-        clo, chi = cfg.get("char_ngrams", [2, 3])
-        return _char_analyzer(int(clo), int(chi))
-    base = CountVectorizer(analyzer="word", ngram_range=(int(lo), int(hi)), lowercase=True,
-                           token_pattern=r"(?u)\b\w+\b").build_analyzer()
-    return base
-
-
-def _char_analyzer(lo: int, hi: int) -> Callable[[str], list[str]]:
-    """Character n-grams inside runs of word characters (never across punctuation)."""
-
-    def analyze(text: str) -> list[str]:
-        grams = []
-        for run in _NON_WORD.split(text.lower()):
-            grams += [run[i:i + n] for n in range(lo, hi + 1) for i in range(len(run) - n + 1)]
-        return grams
-
-    return analyze
-
-
-def _jieba_analyzer(lo: int, hi: int) -> Callable[[str], list[str]]:
-    """Word n-grams over jieba's segmentation (optional: `pip install jieba`)."""
+def _han_words(cfg: Mapping[str, Any]) -> Callable[[str], list[str]] | None:
+    """jieba's segmentation of Han runs when configured (optional: `pip install jieba`)."""
+    if cfg.get("zh_segmenter") != "jieba":
+        return None
     try:
         jieba = importlib.import_module("jieba")
     except ImportError:
         raise ConfigError("drift.terms.zh_segmenter=jieba needs the jieba package "
                           "(pip install jieba), or set it to null for character n-grams") from None
+    return cast(Callable[[str], list[str]], jieba.lcut)
+
+
+def _analyzer(cfg: Mapping[str, Any]) -> Callable[[str], list[str]]:
+    """Tokeniser by script (see module docstring), the same for every language group."""
+    clo, chi = cfg.get("char_ngrams", [2, 3])
+    wlo, whi = cfg.get("word_ngrams", [1, 2])
+    han = _han_words(cfg)
 
     def analyze(text: str) -> list[str]:
-        words = [w for w in jieba.lcut(text.lower()) if not _NON_WORD.fullmatch(w)]
-        return [" ".join(words[i:i + n]) for n in range(lo, hi + 1)
-                for i in range(len(words) - n + 1)]
+        return terms.script_ngrams(text, char_n=(int(clo), int(chi)),
+                                   word_n=(int(wlo), int(whi)), han_words=han)
 
     return analyze
 
@@ -126,6 +116,7 @@ def emerging_terms(reference: Window, current: Window, models: Sequence[str],
     if text_col not in reference.table.columns or text_col not in current.table.columns:
         return pd.DataFrame(columns=COLUMNS), [f"emerging terms skipped: no '{text_col}' column"]
     lang_col = str(cfg.get("language_column", "language"))
+    analyzer = _analyzer(cfg)
     subsets, notices = _subsets(reference, current, models, thresholds, cfg)
     ref_rows, cur_rows = (_cap(len(w), int(cfg.get("max_items", 500_000)), rng)
                           for w in (reference, current))
@@ -143,12 +134,15 @@ def emerging_terms(reference: Window, current: Window, models: Sequence[str],
                          ignore_index=True).fillna("unknown").to_numpy()
     else:
         lang = np.full(len(texts), "all", dtype=object)
+        notices.append(f"emerging terms: no '{lang_col}' column in both windows, so they are "
+                       "computed over all items as one group, language 'all'")
     masks = [(name, model, np.r_[r[ref_rows], c[cur_rows]]) for name, model, r, c in subsets]
     frames = []
     for language in sorted(set(lang)):
         rows = lang == language
         frames += _language_terms(str(language), text_code[rows], np.asarray(uniques),
-                                  in_cur[rows], [(n, m, k[rows]) for n, m, k in masks], cfg)
+                                  in_cur[rows], [(n, m, k[rows]) for n, m, k in masks], cfg,
+                                  analyzer)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     return frame[COLUMNS], notices
 
@@ -159,19 +153,43 @@ def _cap(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=limit, replace=False))
 
 
+@dataclass
+class _Lexicon:
+    """One language group's distinct texts, its stopwords, and item presence of any term
+    (also of joined terms longer than the n-grams counted), computed once per term."""
+
+    texts: np.ndarray
+    stop: frozenset[str]
+    han: Callable[[str], list[str]] | None
+    _search: list[str] | None = None
+    _presence: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def presence(self, term: str) -> np.ndarray:
+        if self._search is None:
+            self._search = [terms.searchable(str(t), han_words=self.han) for t in self.texts]
+        if term not in self._presence:
+            needle = terms.needle(term, han_words=self.han is not None)
+            self._presence[term] = np.fromiter((needle in t for t in self._search), np.float64,
+                                               len(self._search))
+        return self._presence[term]
+
+
 def _language_terms(language: str, codes: np.ndarray, uniques: np.ndarray, in_cur: np.ndarray,
-                    masks: list[tuple[str, str, np.ndarray]], cfg: Mapping[str, Any]
-                    ) -> list[pd.DataFrame]:
+                    masks: list[tuple[str, str, np.ndarray]], cfg: Mapping[str, Any],
+                    analyzer: Callable[[str], list[str]]) -> list[pd.DataFrame]:
     """Terms of one language: tokenise its distinct texts once, count per subset by product."""
     used, local = np.unique(codes, return_inverse=True)
     if len(used) == 0:
         return []
-    vec = CountVectorizer(analyzer=_analyzer(language, cfg), binary=True, dtype=np.int32)
+    vec = CountVectorizer(analyzer=analyzer, binary=True, dtype=np.int32)
     try:
         x = vec.fit_transform(uniques[used])
     except ValueError:  # no token in any text of this language
         return []
     vocab = np.asarray(vec.get_feature_names_out())
+    also = [str(v) for v in cfg.get("stopwords_also") or []]
+    stop = terms.stopwords([language, *also]) if cfg.get("stopwords", True) else frozenset()
+    lexicon = _Lexicon(uniques[used], stop, _han_words(cfg))
     min_count = int(cfg.get("min_count", 20))
     frames = []
     for subset, model, mask in masks:
@@ -180,28 +198,120 @@ def _language_terms(language: str, codes: np.ndarray, uniques: np.ndarray, in_cu
         if cur_n < min_count or ref_n == 0:
             continue
         weights = np.stack([np.bincount(local[mask & ~in_cur], minlength=len(used)),
-                            np.bincount(local[mask & in_cur], minlength=len(used))])
-        counts = (sparse.csr_matrix(weights.astype(np.float64)) @ x).toarray()
-        frames.append(_rank(language, subset, model, vocab, counts[0], counts[1], ref_n, cur_n,
-                            cfg))
+                            np.bincount(local[mask & in_cur], minlength=len(used))]
+                           ).astype(np.float64)
+        counts = (sparse.csr_matrix(weights) @ x).toarray()
+
+        def recount(term: str, weights: np.ndarray = weights) -> tuple[float, float]:
+            ref, cur = weights @ lexicon.presence(term)
+            return float(ref), float(cur)
+
+        frames.append(_rank((language, subset, model), vocab, counts[0], counts[1],
+                            (ref_n, cur_n), cfg, lexicon, recount))
     return frames
 
 
-def _rank(language: str, subset: str, model: str, vocab: np.ndarray, ref: np.ndarray,
-          cur: np.ndarray, n_ref: float, n_cur: float, cfg: Mapping[str, Any]) -> pd.DataFrame:
-    delta, z = log_odds_z(ref, cur, n_ref, n_cur, float(cfg.get("prior_scale", 1.0)))
-    ref_share, cur_share = ref / n_ref, cur / n_cur
-    with np.errstate(divide="ignore"):
-        ratio = np.where(ref > 0, cur_share / np.maximum(ref_share, 1e-300), np.inf)
+def _stats(ref: np.ndarray, cur: np.ndarray, n: tuple[float, float], cfg: Mapping[str, Any]
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Log-odds, z, share ratio and whether each term is emerging (count, ratio and z)."""
+    delta, z = log_odds_z(ref, cur, n[0], n[1], float(cfg.get("prior_scale", 1.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ref > 0, (cur / n[1]) / np.maximum(ref / n[0], 1e-300), np.inf)
     keep = ((cur >= int(cfg.get("min_count", 20))) & (ratio >= float(cfg.get("min_ratio", 2.0)))
             & (z >= float(cfg.get("min_z", 3.0))))
+    return delta, z, ratio, keep
+
+
+def _rank(key: tuple[str, str, str], vocab: np.ndarray, ref: np.ndarray, cur: np.ndarray,
+          n: tuple[float, float], cfg: Mapping[str, Any], lexicon: _Lexicon,
+          recount: Callable[[str], tuple[float, float]]) -> pd.DataFrame:
+    """The top emerging terms of one (language, subset, model): one line per term (see
+    `_join` and `_pick`), stopword terms out. Stopwords are judged after joining, so the
+    pieces of a function phrase (我不知, 不知道) fold into it (我不知道) and leave with it."""
+    _, z, _, keep = _stats(ref, cur, n, cfg)
     idx = np.flatnonzero(keep)
-    idx = idx[np.argsort(-z[idx], kind="stable")][: int(cfg.get("top_k", 20))]
+    idx = idx[np.argsort(-z[idx], kind="stable")][: max(200, 10 * int(cfg.get("top_k", 20)))]
+    han = lexicon.han is not None
+    found = {str(vocab[i]): (float(ref[i]), float(cur[i])) for i in idx}
+    units = {t: terms.term_units(t, han_words=han) for t in found}
+    _join(found, units, recount, n, cfg)
+    names = np.asarray(list(found), dtype=object)
+    r = np.array([found[t][0] for t in names], dtype=np.float64)
+    c = np.array([found[t][1] for t in names], dtype=np.float64)
+    delta, z, ratio, _ = _stats(r, c, n, cfg)
+    stop = np.array([terms.is_stop_term(str(t), lexicon.stop, han_words=han) for t in names],
+                    dtype=bool)
+    order = _pick(np.lexsort((names.astype(str), -z)), names, (c, ratio, stop), units, recount,
+                  cfg)
     return pd.DataFrame({
-        "language": language, "subset": subset, "model": model,
-        "rank": np.arange(1, len(idx) + 1), "term": vocab[idx],
-        "ref_count": ref[idx].astype(np.int64), "cur_count": cur[idx].astype(np.int64),
-        "ref_items": int(n_ref), "cur_items": int(n_cur), "ref_share": ref_share[idx],
-        "cur_share": cur_share[idx], "share_ratio": ratio[idx], "log_odds": delta[idx],
-        "z": z[idx],
+        "language": key[0], "subset": key[1], "model": key[2],
+        "rank": np.arange(1, len(order) + 1), "term": names[order],
+        "ref_count": r[order].astype(np.int64), "cur_count": c[order].astype(np.int64),
+        "ref_items": int(n[0]), "cur_items": int(n[1]), "ref_share": r[order] / n[0],
+        "cur_share": c[order] / n[1], "share_ratio": ratio[order], "log_odds": delta[order],
+        "z": z[order],
     })
+
+
+def _join(found: dict[str, tuple[float, float]], units: dict[str, terms.Segment],
+          recount: Callable[[str], tuple[float, float]], n: tuple[float, float],
+          cfg: Mapping[str, Any]) -> None:
+    """Add the joins of overlapping emerging terms with nearly the same support (current
+    counts within `fold_share` of each other), recounted, when the join is emerging and holds
+    `fold_share` of both: 叶子到 + 子到货 = 叶子到货, then its fragments fold into it. At most
+    1,000 recounts (joins only change how a term is shown). `found`: term -> (ref, cur)."""
+    share = float(cfg.get("fold_share", 0.9))
+    new, tried = list(found), set(found)
+    while new and len(tried) < 1000 + len(found):
+        added = []
+        for a in list(units):
+            for b in new:
+                for first, second in ((a, b), (b, a)):
+                    joined = terms.overlap_join(units[first], units[second])
+                    ca, cb = found[first][1], found[second][1]
+                    if joined is None or joined in tried or min(ca, cb) < share * max(ca, cb):
+                        continue
+                    tried.add(joined)
+                    r, c = recount(joined)
+                    if c >= share * max(ca, cb) and _stats(np.array([r]), np.array([c]), n,
+                                                           cfg)[3][0]:
+                        found[joined] = (r, c)
+                        chars = units[first][0]
+                        units[joined] = (chars, list(joined) if chars else joined.split(" "))
+                        added.append(joined)
+        new = added
+
+
+def _pick(order: np.ndarray, names: np.ndarray,
+          stats: tuple[np.ndarray, np.ndarray, np.ndarray], units: dict[str, terms.Segment],
+          recount: Callable[[str], tuple[float, float]], cfg: Mapping[str, Any]) -> np.ndarray:
+    """The first `top_k` terms in z order that are neither stopword terms, folded, nor a
+    context variant. `stats`: current counts, share ratios and stopword flags of `names`.
+
+    Folded: inside a longer emerging term that holds `fold_share` of its current items (叶子 in
+    叶子到货). Context variant of a stronger listed term s: it nearly always occurs with s
+    (contains s, or overlaps it and the joined string holds `fold_share` of its items: 到货了
+    and 叶子到货) and its rise is explained by s's (its share ratio is below `min_ratio` times
+    s's, or s is new), so it adds no line of its own (要邮票 next to 邮票).
+    """
+    share, min_ratio = float(cfg.get("fold_share", 0.9)), float(cfg.get("min_ratio", 2.0))
+    cur, ratio, stop = stats
+    skip = stop | np.array([any(terms.contains(units[t], units[s]) and cur[j] >= share * cur[i]
+                           for j, t in enumerate(names)) for i, s in enumerate(names)], bool)
+
+    def variant(i: int, k: int) -> bool:
+        if not (np.isinf(ratio[k]) or ratio[i] < min_ratio * ratio[k]):
+            return False
+        t, s = units[names[i]], units[names[k]]
+        if terms.contains(t, s):
+            return True
+        joins = [j for j in (terms.overlap_join(s, t), terms.overlap_join(t, s)) if j]
+        return any(recount(j)[1] >= share * cur[i] for j in joins)
+
+    kept: list[int] = []
+    for i in order:
+        if len(kept) == int(cfg.get("top_k", 20)):
+            break
+        if not skip[i] and not any(variant(int(i), k) for k in kept):
+            kept.append(int(i))
+    return np.asarray(kept, dtype=np.int64)

@@ -17,7 +17,7 @@ import pandas as pd
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.stages.adjudication import adjudicate, annotator_scores
 from smo_eval.stages.agreement import Ratings, slice_agreement
-from smo_eval.stages.label_issues import find_issues, issue_rates, model_probability
+from smo_eval.stages.label_issues import POSTERIOR, find_issues, issue_rates, model_probability
 
 AGREEMENT_COLUMNS = ["slice", "n_items", "n_annotators", "fleiss_kappa", "krippendorff_alpha",
                      "mean_pairwise_cohen_kappa"]
@@ -69,8 +69,13 @@ def agreement(annotations: pd.DataFrame, table: pd.DataFrame | None, cfg: Mappin
     else:
         meta = annotations.drop_duplicates("item_id").set_index("item_id").reindex(
             r.items).reset_index()
+    missing = [d for d in dims if d not in meta.columns]
+    if missing:
+        notices.append(f"labels.slices not in the data, agreement not sliced by: "
+                       f"{', '.join(missing)}")
+    dims = [d for d in dims if d in meta.columns]
     for column in dims:
-        if column in meta.columns and not isinstance(meta[column].dtype, pd.CategoricalDtype):
+        if not isinstance(meta[column].dtype, pd.CategoricalDtype):
             meta[column] = meta[column].astype("string")
     index, skipped = build_slice_index(meta, dims, [])
     notices += skipped
@@ -93,7 +98,7 @@ def agreement(annotations: pd.DataFrame, table: pd.DataFrame | None, cfg: Mappin
 
 def label_quality(annotations: pd.DataFrame | None, table: pd.DataFrame | None,
                   scores: pd.DataFrame | None, cfg: Mapping[str, Any],
-                  slicing_cfg: Mapping[str, Any], threshold: float) -> LabelQuality:
+                  slicing_cfg: Mapping[str, Any], *, seed: int = 0) -> LabelQuality:
     """Everything `smo-eval labels` reports, from whichever inputs exist."""
     notices: list[str] = []
     empty = pd.DataFrame()
@@ -105,19 +110,33 @@ def label_quality(annotations: pd.DataFrame | None, table: pd.DataFrame | None,
                                                   empty, empty)
         notices.append("no annotations configured (data.annotations): agreement skipped")
     issues, rates = empty, empty
+    reliability: dict[str, float] = {}
     if table is not None and scores is not None and scores.shape[1]:
         issue_cfg = cfg.get("issues") or {}
         p = model_probability(scores, list(issue_cfg.get("models") or []) or None)
         dims = list(slicing_cfg.get("dimensions") or [])
-        issues = find_issues(table, p, adjudicated if len(adjudicated) else None, issue_cfg,
-                             threshold, dims)
+        ratings = Ratings.from_frame(annotations) if len(adjudicated) else None
+        issues, reliability = find_issues(table, p, ratings, issue_cfg, dims, seed=seed)
         index, _ = build_slice_index(table, dims, slicing_cfg.get("crosses") or [])
         flagged = pd.Index(table["item_id"]).isin(issues["item_id"])
         rates = issue_rates(index, np.asarray(flagged))
+        if reliability:
+            notices.append(_method_notice(issues, reliability))
     else:
         notices.append("no gold with model scores: suspected label errors skipped")
-    headline = _headline(slices, annotators, adjudicated, issues, table)
+    headline = {**_headline(slices, annotators, adjudicated, issues, table), **reliability}
     return LabelQuality(slices, annotators, pairs, adjudicated, issues, rates, headline, notices)
+
+
+def _method_notice(issues: pd.DataFrame, reliability: Mapping[str, float]) -> str:
+    """How the suspected errors were found, with the reliabilities that weighed the evidence."""
+    by_posterior = int((issues["reason"] == POSTERIOR).sum())
+    return (f"suspected label errors: {by_posterior:,} on annotated items, from annotator votes "
+            "and model scores weighed by their estimated reliability (pooled annotator "
+            f"sensitivity {reliability['annotator_sensitivity']:.3f}, specificity "
+            f"{reliability['annotator_specificity']:.3f}; model calibration slope "
+            f"{reliability['model_calibration_slope']:.3f}); "
+            f"{len(issues) - by_posterior:,} on items without annotations, by confident learning")
 
 
 def _headline(slices: pd.DataFrame, annotators: pd.DataFrame, adjudicated: pd.DataFrame,
