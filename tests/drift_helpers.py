@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smo_eval.config import load_config, to_plain
+from smo_eval.config import load_config
 from smo_eval.sample import generate_world
 from smo_eval.stages.drift_windows import Window, split_by_time
 from smo_eval.taxonomy import Taxonomy
@@ -20,9 +20,8 @@ NO_DRIFT = ["sample.planted.drift.language_mix.factor=1.0",
 
 
 def config(overrides: list[str] | None = None) -> dict[str, Any]:
-    value = to_plain(load_config(overrides or []))
-    assert isinstance(value, dict)
-    return value
+    """The sample-world configuration as plain data (drift's stage functions take mappings)."""
+    return load_config(overrides or [], preset="sample").plain()
 
 
 def world_windows(n_items: int, overrides: list[str] | None = None, seed: int = 7
@@ -31,7 +30,8 @@ def world_windows(n_items: int, overrides: list[str] | None = None, seed: int = 
     cfg = config(overrides)
     world = generate_world(cfg["sample"], cfg["taxonomy"], n_items=n_items, seed=seed)
     table = world.gold.merge(world.items, on="item_id")  # both sorted by item_id
-    table["parent_category"] = Taxonomy.from_config(cfg["taxonomy"]).parent_column(
+    typed = load_config(overrides or [], preset="sample").config.taxonomy
+    table["parent_category"] = Taxonomy.from_config(typed).parent_column(
         table["risk_category"])
     preds = world.predictions
     scores = pd.DataFrame({str(m): preds.loc[preds["model"] == m, "score"].to_numpy(np.float32)

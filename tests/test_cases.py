@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from smo_eval.commands.cases import find
-from smo_eval.commands.context import Context
+from smo_eval.config import load_config
+from smo_eval.pipeline.runner import Runner
 from tests.cli_helpers import invoke
 
 PRECEDENTS = pd.DataFrame({
@@ -57,7 +58,7 @@ def test_grow_check_and_find(project: Path) -> None:
 
     out = invoke("cases", "find", "菠菜注册就送彩金", "-k", "2", *args)
     assert "菠菜平台注册就送彩金" in out
-    hits = find(Context.load(["mlflow.enabled=false"], None), "有叶子吗私聊", 3)
+    hits = find(Runner(load_config(["mlflow.enabled=false"])), "有叶子吗私聊", 3)
     assert hits["text"].iloc[0] == "有叶子要的私聊"
     assert hits["similarity"].is_monotonic_decreasing
     assert hits["precedent"].iloc[0] == 1

@@ -58,8 +58,8 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
         assert f"Running stage 'pipelines/dvc.yaml:{stage}'" in out
     metrics = json.loads(_run([DVC, "metrics", "show", "--json"], target, env))
     values = next(iter(metrics.values()))["data"]["outputs/evaluate/metrics.json"]["data"]
-    drift = next(iter(metrics.values()))["data"]["outputs/drift/drift.json"]["data"]
-    assert drift["columns"]["language"]["value"] > 0
+    drift = next(iter(metrics.values()))["data"]["outputs/drift/metrics.json"]["data"]
+    assert drift["drift/language/jensenshannon"] > 0
     assert 0 < values["v2"]["recall"] < 1 and values["v1"]["n"] == 8000
     plots = json.loads(_run([DVC, "plots", "show", "--json"], target, env))
     rendered = plots["data"]
@@ -85,6 +85,13 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
 
 def test_dvc_exp_run_with_a_hydra_override(clone: tuple[Path, dict[str, str]]) -> None:
     target, env = clone
+    # The team commits its baseline run (dvc.lock and the stages' small metrics files)...
+    _run([DVC, "repro", "pipelines/dvc.yaml"], target, env)
+    _run(["git", "add", "pipelines/dvc.lock", *(str(p.relative_to(target)) for p in
+                                              target.glob("outputs/*/metrics.json")),
+          "outputs/compare/summary.json", "outputs/errors/summary.json"], target, env)
+    _run(["git", "commit", "-qm", "baseline run"], target, env)
+    # ... then tries another operating point as an experiment.
     _run([DVC, "exp", "run", "pipelines/dvc.yaml", "-S", "evaluate.threshold=0.6",
           "-S", "gate=release", *(arg for o in FAST for arg in ("-S", o))], target, env)
     shown = json.loads(_run([DVC, "exp", "show", "--json"], target, env))
@@ -108,3 +115,23 @@ def test_dvc_exp_run_with_a_hydra_override(clone: tuple[Path, dict[str, str]]) -
     metrics = json.loads((target / "outputs/evaluate/metrics.json").read_text())
     slices = (target / "outputs/evaluate/slice_metrics.csv").read_text()
     assert ",0.6," in slices and metrics["v1"]["n"] == 8000
+    # `--only-changed` compares the two: evaluate's headline metrics for both rows.
+    changed = list(csv.DictReader(io.StringIO(_run(
+        [DVC, "exp", "show", "--no-pager", "--csv", "--only-changed"], target, env))))
+    rows = [r for r in changed if r["typ"] in ("baseline", "branch_base", "branch_commit")
+            or r["Experiment"]]
+    assert len(rows) >= 2
+    recall = [c for c in changed[0] if c.endswith("v2.recall")]
+    assert recall and all(r[recall[0]] not in ("", "-") for r in rows)
+    assert len({r[recall[0]] for r in rows}) == 2         # the operating point moved recall
+    assert len(changed[0]) < 200                           # readable, not 1,864 columns
+
+
+def test_dvc_yaml_is_the_registry_s() -> None:
+    """pipelines/dvc.yaml is generated from the stage registry and the project's config."""
+    from smo_eval.config import load_config
+    from smo_eval.pipeline.dvcgen import generate
+
+    expected = generate(load_config([]), ROOT)
+    assert (ROOT / "pipelines/dvc.yaml").read_text(encoding="utf-8") == expected, \
+        "run `smo-eval dvc-yaml` after changing the registry or conf/"

@@ -10,18 +10,17 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from omegaconf import OmegaConf
 
 from smo_eval.engine import lattice
 from smo_eval.engine.terms import log_odds, vectorize
+from tests.settings import planted as planted_effects
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-m", "smo_eval.cli"]
 
 
 def test_errors_finds_planted_failure_slice_and_coded_terms(project: Path) -> None:
-    planted = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/sample/default.yaml"))["planted"]
-    assert isinstance(planted, dict)
+    planted = planted_effects()
     store = f"sqlite:///{project}/mlflow.db"
     for argv in (["sample", "sample.n_items=60000"], ["errors", f"mlflow.tracking_uri={store}"]):
         done = subprocess.run([*CLI, *argv], capture_output=True, text=True)

@@ -11,24 +11,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from sklearn.metrics import brier_score_loss, precision_recall_curve
-from smo_eval.commands.inputs import load_inputs
 from typer.testing import CliRunner
 
 from smo_eval.cli import app
-from smo_eval.commands.context import Context
-from smo_eval.config import load_config, to_plain
+from smo_eval.config import load_config
+from smo_eval.operating_point import per_row as thresholds_for_rows
+from smo_eval.pipeline.runner import Runner
 from smo_eval.sample import generate_world
 from smo_eval.stages.experiment.runner import ExperimentResult, run_experiment
-from smo_eval.stages.experiment.thresholds import thresholds_for_rows
 from tests.conftest import run_cli
+from tests.settings import config, plain
 
 runner = CliRunner()
 
 
 def _world_tables(cfg: Any, n_items: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    sample = to_plain(cfg.sample) | {"n_items": n_items}
-    world = generate_world(sample, to_plain(cfg.taxonomy))
+    sample = plain(cfg.sample) | {"n_items": n_items}
+    world = generate_world(sample, plain(cfg.taxonomy))
     table = world.gold.merge(world.items, on="item_id").sort_values("item_id")
     table = table.reset_index(drop=True)
     scores = (world.predictions.pivot(index="item_id", columns="model", values="score")
@@ -40,10 +41,10 @@ def _world_tables(cfg: Any, n_items: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def sample_experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[
         Any, pd.DataFrame, pd.DataFrame, ExperimentResult]:
-    cfg = load_config(["experiment.kinds=[thresholds,calibration]",
+    cfg = config(*["experiment.kinds=[thresholds,calibration]",
                        "experiment.split.shares={train: 0, valid: 0, tune: 0.5, held_out: 0.5}"])
     table, scores = _world_tables(cfg, 40000)
-    result = run_experiment(table, scores, to_plain(cfg.experiment), to_plain(cfg.evaluate.ci),
+    result = run_experiment(table, scores, plain(cfg.experiment), plain(cfg.evaluate.ci),
                             int(cfg.seed))
     return cfg, table, scores, result
 
@@ -51,7 +52,7 @@ def sample_experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[
 def test_per_language_thresholds_raise_recall_where_scores_are_compressed(
         sample_experiment: tuple[Any, pd.DataFrame, pd.DataFrame, ExperimentResult]) -> None:
     cfg, _table, _scores, result = sample_experiment
-    bias = cfg.sample.planted.language_bias
+    bias = OmegaConf.create(cfg.sample.planted["language_bias"])
     target = float(cfg.experiment.thresholds.target.value)
     assert result.thresholds is not None
     chosen = result.thresholds.thresholds
@@ -148,12 +149,11 @@ def test_thresholds_file_flows_through_evaluate_and_challenger_reaches_inputs(
     assert set(chosen["model"]) == {"v1", "v2", "v3-retrain"}
 
     # The challenger is in the inputs every later stage (evaluate, compare, gate) reads.
-    ctx = Context.load(common, None)
-    inputs = load_inputs(ctx)
+    inputs = Runner(load_config(common)).dataset()
     written = pd.read_parquet(results / "predictions.parquet")
     assert "v3-retrain" in inputs.models
     assert int(inputs.scores["v3-retrain"].notna().sum()) == len(written)
-    assert any(k.startswith("extra:") for k in inputs.hashes)
+    assert "challenger" in inputs.hashes
 
     # compare judges the challenger against the champion with no further configuration.
     _invoke("compare", *common, "compare.n_boot=50")

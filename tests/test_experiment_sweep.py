@@ -46,7 +46,8 @@ def test_three_point_sweep_records_parent_children_and_best(project: Path) -> No
     parent = parents[0]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 3
-    leaves = sorted(int(c.data.params["experiment.retrain.num_leaves"]) for c in children)
+    leaves = sorted(int(c.data.params["overrides"].split("experiment.retrain.num_leaves=")[1]
+                        .split()[0]) for c in children)
     assert leaves == [2, 4, 16]
     for child in children:
         assert child.data.metrics["objective"] == child.data.metrics[
@@ -72,6 +73,7 @@ def test_three_point_sweep_records_parent_children_and_best(project: Path) -> No
     model = mlflow.sklearn.load_model(f"models:/sweep-test/{version.version}")
     folder = Path(sweep.loc[sweep["best"], "folder"].item())
     written = pd.read_parquet(folder / "results" / "predictions.parquet").head(50)
+    assert list(written.columns) == ["item_id", "model", "score"]
     items = pd.read_parquet(project / "data" / "sample" / "items.parquet")
     rows = items.set_index("item_id").loc[written["item_id"]].reset_index()
     frame = feature_frame(rows, "text", ["region", "language", "content_type", "surface"])

@@ -13,10 +13,10 @@ import pytest
 from sklearn.metrics import precision_recall_curve
 from statsmodels.stats.proportion import proportion_confint
 
-from smo_eval.config import load_config, to_plain
 from smo_eval.errors import ConfigError
 from smo_eval.stages.experiment.runner import run_experiment
 from smo_eval.stages.experiment.thresholds import ThresholdResult, tune_thresholds
+from tests.settings import config, plain
 
 
 def _world(seed: int = 5, n: int = 9000) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -50,10 +50,10 @@ def _world(seed: int = 5, n: int = 9000) -> tuple[pd.DataFrame, pd.DataFrame, np
 
 def _tune(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
           models: list[str]) -> tuple[ThresholdResult, Any]:
-    cfg = load_config([f"experiment.thresholds.models=[{','.join(models)}]",
+    cfg = config(*[f"experiment.thresholds.models=[{','.join(models)}]",
                        "evaluate.ci.n_boot=200"])
-    return tune_thresholds(table, scores, parts, to_plain(cfg.experiment.thresholds),
-                           to_plain(cfg.evaluate.ci), 1), cfg
+    return tune_thresholds(table, scores, parts, plain(cfg.experiment.thresholds),
+                           plain(cfg.evaluate.ci), 1), cfg
 
 
 def test_a_model_that_cannot_meet_the_target_is_left_out_and_the_others_are_tuned() -> None:
@@ -115,11 +115,11 @@ def test_a_tuned_threshold_whose_held_out_recall_collapses_is_flagged() -> None:
 
 def test_runner_reports_the_kinds_that_ran_and_keeps_going_past_an_untunable_model() -> None:
     table, scores, _parts = _world(n=4000)
-    cfg = load_config(["experiment.kinds=[thresholds]", "evaluate.ci.n_boot=50",
+    cfg = config(*["experiment.kinds=[thresholds]", "evaluate.ci.n_boot=50",
                        "experiment.split.shares={train: 0, valid: 0, tune: 0.5, "
                        "held_out: 0.5}"])
-    result = run_experiment(table, scores, to_plain(cfg.experiment),
-                            to_plain(cfg.evaluate.ci), int(cfg.seed))
+    result = run_experiment(table, scores, plain(cfg.experiment),
+                            plain(cfg.evaluate.ci), int(cfg.seed))
     assert result.kinds == ["thresholds"]
     assert result.thresholds is not None and result.calibration is None
     assert set(result.thresholds.thresholds["model"]) == {"good", "overfit"}

@@ -13,9 +13,9 @@ import pytest
 from scipy.stats import fisher_exact
 from statsmodels.stats.contingency_tables import Table2x2
 
-from smo_eval.config import load_config, to_plain
 from smo_eval.engine import lattice
 from smo_eval.stages.errors import errors
+from tests.settings import config, plain
 
 PLANTED = {"language": "hi", "surface": "livestream"}
 
@@ -53,10 +53,10 @@ def _world(seed: int = 7, n: int = 12000) -> tuple[pd.DataFrame, pd.DataFrame, n
 
 @pytest.fixture(scope="module")
 def analysis() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, object]:
-    cfg = load_config(["errors.columns=[region,language,surface,content_type]",
+    cfg = config(*["errors.columns=[region,language,surface,content_type]",
                        "slicing.dimensions=[language]", "slicing.crosses=[]"])
     table, scores, planted = _world()
-    result = errors(table, scores, to_plain(cfg.errors), to_plain(cfg.slicing),
+    result = errors(table, scores, plain(cfg.errors), plain(cfg.slicing),
                     seed=int(cfg.seed))
     return table, scores, planted, result
 

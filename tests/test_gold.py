@@ -114,7 +114,9 @@ def test_evaluate_on_store_tags_the_version(project: Path, world: pd.DataFrame) 
     invoke("gold", "ingest", "g.parquet", "mlflow.enabled=false")
     version = GoldStore(project / "data/gold").resolve("latest")
     uri = f"sqlite:///{project}/mlflow.db"
-    invoke("evaluate", "data.gold=gold:latest", f"mlflow.tracking_uri={uri}",
+    # Naming an input file drops the sample world's other paths: name the ones to use.
+    invoke("evaluate", "data.gold=gold:latest", "data.items=data/sample/items.parquet",
+           "data.predictions=data/sample/predictions.parquet", f"mlflow.tracking_uri={uri}",
            "evaluate.ci.n_boot=50")
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["smo-eval"])

@@ -20,6 +20,7 @@ from smo_eval.stages.adjudication import dawid_skene, majority
 from smo_eval.stages.agreement import Ratings
 from smo_eval.stages.label_issues import find_issues
 from tests.cli_helpers import invoke
+from tests.settings import world_config
 
 ROOT = Path(__file__).parents[1]
 N_ITEMS = 20_000
@@ -47,9 +48,9 @@ def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def world():  # type: ignore[no-untyped-def]
-    cfg = OmegaConf.load(ROOT / "conf/sample/default.yaml")
-    return cfg, generate_world(cfg, OmegaConf.load(ROOT / "conf/taxonomy/default.yaml"),
-                               n_items=N_ITEMS)
+    sample, taxonomy = world_config()
+    cfg = OmegaConf.create(sample)
+    return cfg, generate_world(sample, taxonomy, n_items=N_ITEMS)
 
 
 def _counts(frame: pd.DataFrame) -> np.ndarray:
@@ -98,7 +99,10 @@ def test_labels_run_is_logged_to_mlflow(labelled: Path) -> None:
     agreement = pd.read_csv(labelled / "outputs/labels/agreement.csv").set_index("slice")
     assert data.metrics["labels/fleiss_kappa"] == pytest.approx(
         agreement.loc["overall", "fleiss_kappa"], abs=1e-6)
-    assert "labels/krippendorff_alpha/language:zh" in data.metrics
+    # Per-slice agreement is a table artifact the MLflow UI shows, not hundreds of metrics.
+    assert len(data.metrics) < 100
+    artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id, "labels")}
+    assert {"labels/agreement.csv", "labels/agreement.json"} <= artifacts
     assert data.tags["gold_version"] == "sample-v1"
     assert data.tags["least_reliable_annotator"] == "ann_06"
 

@@ -30,10 +30,13 @@ def test_evaluate_logs_to_a_tracking_server(server: str, project: Path) -> None:
     client = MlflowClient(server)
     experiment = client.get_experiment_by_name("smo-eval")
     (run,) = client.search_runs([experiment.experiment_id])
-    assert run.info.run_name == "evaluate"
+    assert run.info.run_name == "evaluate · v1, v2 · gold sample-v1"
     assert 0 < run.data.metrics["v1/recall"] < 1
-    assert run.data.params["sample.n_items"] == "4000"
-    history = client.get_metric_history(run.info.run_id, "v2/roc_auc/overall")
-    assert len(history) == 1 and history[0].value == run.data.metrics["v2/roc_auc/overall"]
+    # The overrides given, a digest of the whole configuration, the stage's key settings.
+    assert "sample.n_items=4000" in run.data.params["overrides"]
+    assert len(run.data.params["config_digest"]) == 16
+    assert run.data.params["evaluate.threshold"] == "0.5"
+    history = client.get_metric_history(run.info.run_id, "v2/roc_auc")
+    assert len(history) == 1 and history[0].value == run.data.metrics["v2/roc_auc"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluate")}
     assert "evaluate/metrics.json" in artifacts

@@ -14,21 +14,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from smo_eval.commands.inputs import load_inputs
-from smo_eval.commands.report import load_tables
 
-from smo_eval.commands.context import Context
+from smo_eval.config import load_config
+from smo_eval.nodes.report import load_tables
+from smo_eval.pipeline import registry
+from smo_eval.pipeline.context import StageContext
+from smo_eval.pipeline.runner import Runner
 from smo_eval.report.browser import Page, find_browser
 from smo_eval.report.i18n import Messages, count, pct, pp
 from smo_eval.report.render import to_html, to_markdown
+from smo_eval.slicekey import from_json, to_json
 from smo_eval.stages.report import build_report, score_distribution
+from tests.settings import config, plain, planted
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "smo_eval.cli"]
-PLANTED = yaml.safe_load((ROOT / "conf/sample/default.yaml").read_text())["planted"]
-TAXONOMY = yaml.safe_load((ROOT / "conf/taxonomy/default.yaml").read_text())
-REPORT_CFG = yaml.safe_load((ROOT / "conf/report/default.yaml").read_text())
+PLANTED = planted()
+TAXONOMY = config().taxonomy
+REPORT_CFG = plain(config().report)
 
 
 def _smo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -70,8 +73,8 @@ def tables(world: Path) -> dict[str, object]:
     cwd = Path.cwd()
     os.chdir(world)
     try:
-        ctx = Context.load([*SMALL_WORLD, "mlflow.enabled=false"], None)
-        return load_tables(ctx, load_inputs(ctx))
+        runner = Runner(load_config([*SMALL_WORLD, "mlflow.enabled=false"]))
+        return load_tables(StageContext(runner, registry.stage("report")))
     finally:
         os.chdir(cwd)
 
@@ -83,10 +86,10 @@ def test_sample_world_report_names_planted_effects(tables: dict[str, object]) ->
         found.setdefault(f.kind, []).append(f)
     # the planted regression: the challenger's recall in region x language (compare's output)
     spec = PLANTED["regression"]
-    target = "&".join(f"{k}={v}" for k, v in spec["where"].items())
+    target = tuple(spec["where"].items())
     first = found["regression"][0].subject
-    assert (first["slice"], first["metric"], first["candidate"]) == (target, "recall",
-                                                                     spec["model"])
+    assert (from_json(first["slice"]), first["metric"], first["candidate"]) == (
+        target, "recall", spec["model"])
     # the careless annotator (labels' annotators.csv), and only that one
     assert [f.subject["annotator"] for f in found["careless_annotator"]] == [
         PLANTED["careless_annotator"]["annotator_id"]]
@@ -99,14 +102,15 @@ def test_sample_world_report_names_planted_effects(tables: dict[str, object]) ->
     # ... the score shift of one model in one language ...
     shift = drift["score_shift"]
     assert any(f.subject["model"] == shift["model"]
-               and f.subject["slice"] == f"language={shift['language']}" for f in found["drift"])
+               and f.subject["slice"] == to_json((("language", shift["language"]),))
+               for f in found["drift"])
     # ... and the new coded term
     assert [f.subject["term"] for f in found["emerging_term"]] == [drift["new_term"]["term"]]
     # recommendations that follow from them, each carrying its evidence
     recs = " ".join(r.text for r in report.recommendations)
-    assert "Do not promote v2" in recs and "region SEA × language zh" in recs
+    assert "Do not promote v2" in recs and "region=SEA&language=zh" in recs
     assert f"annotator {PLANTED['careless_annotator']['annotator_id']}" in recs
-    assert f"Check why {shift['model']}'s scores moved in language {shift['language']}" in recs
+    assert f"Check why {shift['model']}'s scores moved in language={shift['language']}" in recs
     assert f"'{drift['new_term']['term']}'" in recs
     texts = {f.text for f in report.findings}
     assert all(r.evidence and set(r.evidence) <= texts for r in report.recommendations)
@@ -117,10 +121,10 @@ def test_sample_world_report_names_planted_effects(tables: dict[str, object]) ->
                                         f"{gate['verdict'].upper()} for {gate['candidate']}")
     assert all(c in report.summary[0] for c in gate["failed_checks"])
     summary = " ".join(report.summary)
-    assert "region SEA × language zh" in summary and "ann_06" in summary
+    assert "region=SEA&language=zh" in summary and "ann_06" in summary
     # the planted per-language score compression shows as a threshold recommendation
     language = PLANTED["language_bias"]["language"]
-    assert any(f.subject["slice"] == f"language={language}"
+    assert any(f.subject["slice"] == to_json((("language", language),))
                for f in found["language_threshold"])
 
 
@@ -130,12 +134,12 @@ def test_kpi_status_follows_intervals_and_targets(tables: dict[str, object]) -> 
     assert isinstance(sm, pd.DataFrame)
     below = {(f.subject["model"], f.subject["slice"]) for f in report.findings
              if f.kind == "below_target"}
-    targets = {f"risk_category={k}": v["target_recall"]
-               for k, v in TAXONOMY["categories"].items()}
-    leaf = sm[sm["slice"].isin(targets)]
-    expected = {(r.model, r.slice) for r in leaf.itertuples()
-                if r.recall_hi < targets[r.slice]}
-    assert {b for b in below if b[1].startswith("risk_category=")} == expected
+    targets = {to_json((("risk_category", k),)): v.target_recall
+               for k, v in TAXONOMY.categories.items()}
+    leaf = sm[sm["slice_key"].isin(targets)]
+    expected = {(r.model, r.slice_key) for r in leaf.itertuples()
+                if r.recall_hi < targets[r.slice_key]}
+    assert {b for b in below if b[1] in targets} == expected
     kpi = next(s for s in report.sections if s.key == "kpi")
     # v3-retrain: the challenger the pipeline's experiment stage retrains
     assert [t.title for t in kpi.tables] == ["KPIs of v1", "KPIs of v2", "KPIs of v3-retrain"]
@@ -227,7 +231,7 @@ def test_report_page_renders_in_chromium(world: Path) -> None:
 
 
 def test_chinese_report_renders_in_chromium(world: Path) -> None:
-    _smo(world, "report", "report.lang=zh", "report.png=false", "out_dir=outputs")
+    _smo(world, "report", *SMALL_WORLD, "report.lang=zh", "report.png=false")
     html = world / "outputs/report/report.html"
     page = _check_page(html, world / "outputs/report/screenshot-zh.png")
     with page:

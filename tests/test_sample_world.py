@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn.metrics import roc_auc_score
 
 from smo_eval.sample import SampleWorld, generate_world
+from tests.settings import world_config
 
 ROOT = Path(__file__).parents[1]
 THRESHOLD = 0.5
@@ -24,14 +25,14 @@ THRESHOLD = 0.5
 
 @pytest.fixture(scope="module")
 def cfg() -> DictConfig:
-    conf = OmegaConf.load(ROOT / "conf/sample/default.yaml")
+    conf = OmegaConf.create(world_config()[0])
     assert isinstance(conf, DictConfig)
     return conf
 
 
 @pytest.fixture(scope="module")
 def taxonomy() -> DictConfig:
-    conf = OmegaConf.load(ROOT / "conf/taxonomy/default.yaml")
+    conf = OmegaConf.create(world_config()[1])
     assert isinstance(conf, DictConfig)
     return conf
 

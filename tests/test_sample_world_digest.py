@@ -13,10 +13,9 @@ import hashlib
 
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
 
 from smo_eval.sample import SampleWorld, generate_world
-from tests.conftest import ROOT
+from tests.settings import world_config
 
 N_ITEMS = 3_000
 
@@ -42,9 +41,7 @@ def _digest(frame: pd.DataFrame) -> str:
 
 @pytest.fixture(scope="module")
 def world() -> SampleWorld:
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/sample/default.yaml"))
-    taxonomy = OmegaConf.to_container(OmegaConf.load(ROOT / "conf/taxonomy/default.yaml"))
-    assert isinstance(cfg, dict) and isinstance(taxonomy, dict)
+    cfg, taxonomy = world_config()
     return generate_world(cfg, taxonomy, n_items=N_ITEMS)
 
 

@@ -200,6 +200,25 @@ def write_params(overrides: Overrides = None, config: ConfigFile = None,
     console.console.print(f"wrote {output}", markup=False)
 
 
+@app.command("dvc-yaml")
+@guarded
+def dvc_yaml(overrides: Overrides = None,
+             output: Annotated[Path, typer.Option("--output", "-o")] = Path(
+                 "pipelines/dvc.yaml")) -> None:
+    """Write the DVC pipeline derived from the stage registry and the project's configuration.
+
+    Example: smo-eval dvc-yaml -o pipelines/dvc.yaml
+    """
+    from smo_eval import console
+    from smo_eval.config.loader import load_config
+    from smo_eval.pipeline.dvcgen import generate
+
+    loaded = load_config(overrides or ())
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(generate(loaded, loaded.project_root), encoding="utf-8")
+    console.console.print(f"wrote {output}", markup=False)
+
+
 gold_app = typer.Typer(no_args_is_help=True, help="The versioned gold store (data/gold).")
 app.add_typer(gold_app, name="gold")
 cases_app = typer.Typer(no_args_is_help=True,

@@ -51,6 +51,7 @@ class Tracker:
         self.down: str | None = None if cfg.enabled else "mlflow.enabled=false"
         self._checked = not cfg.enabled
         self.notices: list[str] = []
+        self.last_run_id: str | None = None
 
     def check(self) -> None:
         """Probe the store once (HTTP servers answer /health); with `mlflow.required=true` an
@@ -101,6 +102,7 @@ class Tracker:
             yield None
             return
         logger = StageRun(mlflow, active)
+        self.last_run_id = logger.run_id
         status = "FINISHED"
         try:
             logger.set_tags({"smo_eval.stage": stage, **tags})

@@ -28,7 +28,7 @@ def sweep(overrides: Sequence[str], params: Path | None, config_file: Path | Non
     objective = first.config.experiment.objective
     base_out = folder(first, "experiment") / "sweep"
     rows = []
-    with command_run(first, "experiment-sweep", f"experiment sweep · {len(combos)} runs",
+    with command_run(first, "experiment-sweep", "experiment-sweep",
                      {"sweep.runs": len(combos), "sweep.overrides": " ".join(overrides)}
                      ) as parent:
         for i, combo in enumerate(combos):
@@ -42,7 +42,8 @@ def sweep(overrides: Sequence[str], params: Path | None, config_file: Path | Non
             result = child.run_stage("experiment")
             value = result.metrics.get("objective")
             rows.append({"child": i, "overrides": " ".join(combo), "objective": value,
-                         "folder": str(base_out / str(i))})
+                         "run_id": child.tracker.last_run_id,
+                         "folder": str(base_out / str(i) / "experiment")})
         table = pd.DataFrame(rows)
         scored = table.dropna(subset=["objective"])
         if scored.empty:
@@ -54,7 +55,7 @@ def sweep(overrides: Sequence[str], params: Path | None, config_file: Path | Non
         write_csv(table, base_out / "sweep.csv")
         if parent is not None:
             parent.log_metrics({"best_objective": float(best["objective"])})
-            parent.set_tags({"best_child": int(best["child"]),
+            parent.set_tags({"best_child": int(best["child"]), "best_run_id": best["run_id"],
                              "best_overrides": best["overrides"],
                              "objective.metric": objective.metric,
                              "objective.mode": objective.mode})

@@ -81,7 +81,7 @@ def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = Non
                 config_file: Path | None = None, preset: str | None = None) -> LoadedConfig:
     """Compose, check and type the configuration (ConfigError with the key's path if not)."""
     register()
-    overrides = [_quote_if_needed(o) for o in overrides]
+    overrides = [_open_free_maps(_quote_if_needed(o)) for o in overrides]
     try:
         plain_overrides, merges = _split_mappings(overrides)
         if params_file is not None:
@@ -216,6 +216,32 @@ def _from_params(params_file: Path, overrides: list[str]) -> DictConfig:
 
 
 # --- messages ----------------------------------------------------------------------------
+
+def _open_free_maps(override: str) -> str:
+    """`data.columns.item_id=case_id`, `evaluate.thresholds.v2=0.45`: a key inside a free map
+    (names chosen by the team) is added or changed (`++`), as if it had always been there."""
+    key, sep, _ = override.partition("=")
+    if not sep or key.startswith(("+", "~")) or not _in_free_map(key):
+        return override
+    return "++" + override
+
+
+def _in_free_map(key: str) -> bool:
+    import typing
+
+    cls: Any = Config
+    for part in key.split("."):
+        if not is_dataclass(cls):
+            return False
+        hint = typing.get_type_hints(cls).get(part)
+        if hint is None:
+            return False
+        if typing.get_origin(hint) is dict:
+            return True
+        cls = next((a for a in typing.get_args(hint) if is_dataclass(a)),
+                   hint if is_dataclass(hint) else None)
+    return False
+
 
 def _quote_if_needed(override: str) -> str:
     """Hydra's grammar rejects unquoted non-ASCII values (`data.labels.positive=[违规]`):

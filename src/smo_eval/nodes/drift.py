@@ -82,6 +82,7 @@ def run(ctx: StageContext) -> StageResult:
                "drift.reference_data / drift.current_data files)")
         empty = pd.DataFrame(columns=DRIFT_COLUMNS)
         return StageResult({"drift.summary": {"skipped": why, "alarms": 0},
+                            "drift.metrics": {"skipped": 1},
                             "drift.drift": empty, "drift.performance_estimate": pd.DataFrame(),
                             "drift.emerging_terms": pd.DataFrame(),
                             "drift.evidently": _note_page(why)},
@@ -105,18 +106,27 @@ def run(ctx: StageContext) -> StageResult:
             snapshot, ev = _evidently(reference, current, result, models, plain, ctx.seed)
             result.drift = result.drift.merge(ev, how="left", on=["column", "slice"])
             step("evidently")
-    html = (snapshot.save_html if snapshot is not None
+    html = (_snapshot_page(snapshot) if snapshot is not None
             else _note_page("drift.evidently.enabled=false"))
-    outputs = {"drift.summary": drift_json(result), "drift.drift": result.drift,
+    metrics = _metrics(result)
+    outputs = {"drift.summary": drift_json(result), "drift.metrics": metrics,
+               "drift.drift": result.drift,
                "drift.performance_estimate": result.estimate,
                "drift.emerging_terms": result.terms, "drift.evidently": html}
-    return StageResult(outputs, capped(_metrics(result)), {"models": ",".join(models)},
+    return StageResult(outputs, capped(metrics), {"models": ",".join(models)},
                        result.notices, result,
                        run_label=f"{_days(cfg.reference)} -> {_days(cfg.current)}")
 
 
 def _days(days: list[str] | None) -> str:
     return "files" if not days else f"{days[0]}..{days[-1]}"
+
+
+def _snapshot_page(snapshot: Any) -> Any:
+    def write(path: Path) -> None:
+        snapshot.save_html(str(path))
+
+    return write
 
 
 def _note_page(why: str) -> Any:

@@ -56,6 +56,8 @@ class Catalog:
         base = self.path(key)
         if entry.kind == "table":
             return [base.with_name(base.name + ".csv"), base.with_name(base.name + ".parquet")]
+        if entry.kind == "frames":
+            return [base, frames_index(base)]
         return [base]
 
     def stage_dir(self, stage: str) -> Path:
@@ -112,6 +114,8 @@ class Catalog:
         raise SmoEvalError(f"catalog entry {key}: unknown kind {kind!r}")
 
     def _write_frames(self, folder: Path, frames: dict[str, Any], bom: bool) -> list[Path]:
+        """One CSV per name (a model id made safe as a file name), and beside the folder an
+        index of which file holds which name (beside it: DVC plots read every file inside)."""
         folder.mkdir(parents=True, exist_ok=True)
         index = {}
         written = []
@@ -122,7 +126,7 @@ class Catalog:
         for old in folder.glob("*.csv"):
             if old.name not in index.values():
                 old.unlink()
-        written.append(write_json(index, folder / "index.json"))
+        written.append(write_json(index, frames_index(folder)))
         return written
 
     def _write_dir(self, folder: Path, frames: dict[str, Any]) -> list[Path]:
@@ -151,7 +155,7 @@ class Catalog:
         if kind == "text":
             return target.read_text(encoding="utf-8")
         if kind == "frames":
-            index = json.loads((target / "index.json").read_text(encoding="utf-8"))
+            index = json.loads(frames_index(target).read_text(encoding="utf-8"))
             return {name: pd.read_csv(_inside(target, file), encoding="utf-8-sig")
                     for name, file in index.items()}
         if kind == "dir":
@@ -199,6 +203,10 @@ class Catalog:
             if file_sha256(file) != digest:
                 return False, f"{file} changed since it was written"
         return True, ""
+
+
+def frames_index(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".index.json")
 
 
 def _inside(folder: Path, name: str) -> Path:

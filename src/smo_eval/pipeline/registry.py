@@ -34,13 +34,18 @@ class Stage:
     operating_point: bool = False
     key_settings: tuple[str, ...] = ()
     files: Callable[[Any], dict[str, str | None]] | None = field(default=None, compare=False)
+    dvc_args: str = ""
 
     def node(self) -> ModuleType:
         return importlib.import_module(f"smo_eval.nodes.{self.name}")
 
     @property
     def all_params(self) -> tuple[str, ...]:
-        return self.params + (OPERATING_POINT if self.operating_point else ())
+        """The settings that change the stage's outputs (a key inside a listed section is
+        not listed again)."""
+        wanted = self.params + (OPERATING_POINT if self.operating_point else ())
+        return tuple(p for p in dict.fromkeys(wanted)
+                     if not any(p.startswith(q + ".") for q in wanted if q != p))
 
     @property
     def required_reads(self) -> tuple[str, ...]:
@@ -184,7 +189,8 @@ STAGES: tuple[Stage, ...] = (
         params=("drift", "seed"), reads=(DATASET,), operating_point=True, files=_drift_files,
         key_settings=("drift.reference", "drift.current"),
         outputs=(
-            Entry("drift.summary", "drift/drift.json", "json", "alarms and effect sizes",
+            Entry("drift.summary", "drift/drift.json", "json", "alarms and effect sizes"),
+            Entry("drift.metrics", "drift/metrics.json", "json", "headline drift numbers",
                   dvc="metric"),
             _table("drift.drift", "drift/drift", "drift per column and slice"),
             _table("drift.performance_estimate", "drift/performance_estimate",
@@ -200,6 +206,9 @@ STAGES: tuple[Stage, ...] = (
         reads=(DATASET, "evaluate.slice_metrics", "compare.comparison?", "labels.agreement?",
                "drift.drift?"),
         key_settings=("gate.name", "gate.candidate", "gate.baseline"),
+        # DVC records the verdict (gate/metrics.json) rather than failing the pipeline;
+        # `smo-eval verdict` turns it into CI's exit code.
+        dvc_args="--no-fail",
         outputs=(
             Entry("gate.verdict", "gate/gate.json", "json", "the verdict and every check"),
             Entry("gate.junit", "gate/junit.xml", "text", "each check as a JUnit test case"),
@@ -222,8 +231,10 @@ STAGES: tuple[Stage, ...] = (
                "gate.verdict?", "gold.impact?", "gold.diff?", "cases.conflicts?"),
         key_settings=("report.lang",),
         outputs=(
-            Entry("report.html", "report/report.html", "text", "the report page"),
-            Entry("report.markdown", "report/report.md", "text", "the report as Markdown"),
+            Entry("report.html", "report/report.html", "text", "the report page",
+                  dvc_path="report"),
+            Entry("report.markdown", "report/report.md", "text", "the report as Markdown",
+                  dvc_path="report"),
         )),
 )
 
