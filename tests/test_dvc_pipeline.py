@@ -124,7 +124,9 @@ def test_dvc_exp_run_with_a_hydra_override(clone: tuple[Path, dict[str, str]]) -
     recall = [c for c in changed[0] if c.endswith("v2.recall")]
     assert recall and all(r[recall[0]] not in ("", "-") for r in rows)
     assert len({r[recall[0]] for r in rows}) == 2         # the operating point moved recall
-    assert len(changed[0]) < 200                           # readable, not 1,864 columns
+    # Readable: the settings and headline numbers that moved (here also every check of the
+    # release gate), not the 1,864 columns of every setting and slice.
+    assert len(changed[0]) < 300
 
 
 def test_dvc_yaml_is_the_registry_s() -> None:

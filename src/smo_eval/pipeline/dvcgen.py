@@ -106,13 +106,13 @@ def _deps(stage: Stage, names: list[str], loaded: LoadedConfig, src_root: Path) 
             continue
         entry = next(e for e in source.outputs if e.key == key)
         for path in _paths(entry, config):
-            add(path if entry.dvc != "plot" else path)
-    if stage.name == "ingest":
-        for path in config.data.input_paths().values():
-            add(_sample_dir(path, config))
-    if stage.files is not None and stage.name != "ingest":
-        for path in stage.files(config).values():
             add(path)
+    if stage.name == "ingest":
+        for file in config.data.input_paths().values():
+            add(_sample_dir(file, config))
+    if stage.files is not None and stage.name != "ingest":
+        for file in stage.files(config).values():
+            add(file)
     if stage.operating_point and config.evaluate.thresholds_file:
         add(config.evaluate.thresholds_file)
     for module in sorted(code_of(f"smo_eval.nodes.{stage.name}")):
