@@ -1,4 +1,4 @@
-"""Evaluate: sliced metrics with bootstrap intervals for every model, from one counting pass.
+"""Evaluate: sliced metrics with confidence intervals for every model, from one counting pass.
 
 Pure: takes the evaluation table and the aligned score table from ingest and returns tables.
 """
@@ -12,23 +12,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smo_eval.engine.bootstrap import COUNT_METRICS_WITH_CI, count_intervals, rank_intervals
 from smo_eval.engine.counting import SliceStats, count_model
 from smo_eval.engine.curves import calibration_bins, reliability_curve, roc_pr_curves
+from smo_eval.engine.intervals import (
+    COUNT_METRICS_WITH_CI,
+    RANK_METRICS_WITH_CI,
+    count_intervals,
+    rank_intervals,
+)
 from smo_eval.engine.metrics import (
     average_precision,
     brier,
     count_metrics,
     expected_calibration_error,
     roc_auc,
+    undefined_metrics,
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
 
 METRICS = ["precision", "recall", "f1", "fpr", "accuracy", "roc_auc", "pr_auc", "brier", "ece"]
-INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, "roc_auc", "pr_auc"]
+INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, *RANK_METRICS_WITH_CI]
 COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
            *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi")),
-           "dimension", "threshold", "low_support"]
+           "dimension", "threshold", "low_support", "undefined"]
 HEADLINE = ["n", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc", "pr_auc", "brier",
             "ece", *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi"))]
 
@@ -55,7 +61,11 @@ def evaluate(table: pd.DataFrame, scores: pd.DataFrame, evaluate_cfg: Mapping[st
              slicing_cfg: Mapping[str, Any], seed: int,
              thresholds: Mapping[str, Threshold] | None = None,
              progress: Callable[[str], None] | None = None) -> Evaluation:
-    """Sliced metrics, intervals and curves for each model in `scores` (or `evaluate.models`)."""
+    """Sliced metrics, intervals and curves for each model in `scores` (or `evaluate.models`).
+
+    The intervals are closed form (`engine/intervals.py`), so the result does not depend on
+    `seed`; the parameter stays for the callers that pass it.
+    """
     models = list(evaluate_cfg.get("models") or scores.columns)
     unknown = [m for m in models if m not in scores.columns]
     if unknown:
@@ -65,12 +75,11 @@ def evaluate(table: pd.DataFrame, scores: pd.DataFrame, evaluate_cfg: Mapping[st
     index, notices = build_slice_index(table, slicing_cfg.get("dimensions") or [],
                                        slicing_cfg.get("crosses") or [])
     labels = table["label"].to_numpy()
-    rng = np.random.default_rng(seed)
     frames, curves, headline = [], {}, {}
     for model in models:
         stats = count_model(index, labels, scores[model].to_numpy(), thresholds[model],
                             int(evaluate_cfg["score_bins"]))
-        frame = _slice_frame(model, index, stats, thresholds[model], evaluate_cfg, rng)
+        frame = _slice_frame(model, index, stats, thresholds[model], evaluate_cfg)
         frames.append(frame)
         curves[model] = _curves(stats, evaluate_cfg)
         overall = frame.iloc[0]
@@ -89,7 +98,7 @@ def _plain(value: Any) -> Any:
 
 
 def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Threshold,
-                 cfg: Mapping[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+                 cfg: Mapping[str, Any]) -> pd.DataFrame:
     cells = stats.cells
     n, n_pos = stats.n, stats.n_pos
     neg, pos = stats.hist[:, 0], stats.hist[:, 1]
@@ -103,17 +112,15 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
         "brier": brier(stats.sum_sq, stats.sum_score[:, 1], n_pos, n),
         "ece": expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2]),
     }
-    ci = cfg["ci"]
-    level, n_boot = float(ci["level"]), int(ci["n_boot"])
-    intervals = count_intervals(cells, n_boot, level, rng)
-    intervals |= rank_intervals(stats.hist, values["roc_auc"], values["pr_auc"],
-                                int(ci["auc_groups"]), n_boot, level, rng)
+    level = float(cfg["ci"]["level"])
+    intervals = count_intervals(cells, level=level) | rank_intervals(stats.hist, level=level)
     for metric, (lo, hi) in intervals.items():
         values[f"{metric}_lo"], values[f"{metric}_hi"] = lo, hi
     support = cfg["min_support"]
     values["dimension"] = index.dimensions
     values["threshold"] = float(threshold) if np.ndim(threshold) == 0 else np.nan
     values["low_support"] = (n < int(support["n"])) | (n_pos < int(support["positives"]))
+    values["undefined"] = undefined_metrics(cells)
     frame = pd.DataFrame(values)
     return frame[frame["n"] > 0].reset_index(drop=True)
 

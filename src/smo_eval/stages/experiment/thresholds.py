@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smo_eval.engine.bootstrap import count_intervals
 from smo_eval.engine.counting import ScoreGrid, count_model
+from smo_eval.engine.intervals import count_intervals
 from smo_eval.engine.metrics import count_metrics
 from smo_eval.engine.slices import OVERALL, build_slice_index
 from smo_eval.errors import ConfigError
@@ -158,8 +158,7 @@ def judge(table: pd.DataFrame, scores: pd.DataFrame, thresholds: pd.DataFrame, d
     index, _ = build_slice_index(table, [dimension], [])
     labels = table["label"].to_numpy()
     per_row = thresholds_for_rows(thresholds, table)
-    rng = np.random.default_rng(seed)
-    level, n_boot = float(ci_cfg["level"]), int(ci_cfg["n_boot"])
+    level = float(ci_cfg["level"])
     frames, metrics = [], {}
     for model, rows in thresholds.groupby("model", sort=False):
         glob = float(rows.loc[rows["dimension"] == OVERALL, "threshold"].iloc[0])
@@ -170,7 +169,7 @@ def judge(table: pd.DataFrame, scores: pd.DataFrame, thresholds: pd.DataFrame, d
                                       "slice": index.names, "n": cells.sum(axis=1),
                                       "n_pos": cells[:, 2] + cells[:, 3]}
             found = count_metrics(cells)
-            intervals = count_intervals(cells, n_boot, level, rng)
+            intervals = count_intervals(cells, level=level)
             for name in ("precision", "recall", "fpr"):
                 values[name] = found[name]
                 values[f"{name}_lo"], values[f"{name}_hi"] = intervals[name]
