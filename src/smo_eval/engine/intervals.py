@@ -17,7 +17,7 @@ Every interval is NaN where its metric is undefined and has positive width other
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from smo_eval.engine.metrics import FN, FP, TN, TP
 
@@ -136,8 +136,8 @@ def _logit_interval(est: np.ndarray, var: np.ndarray, z: float) -> Interval:
     inside = (est > 0) & (est < 1)
     e = np.where(inside, est, 0.5)
     half = z * np.sqrt(np.maximum(var, 0.0)) / (e * (1 - e))
-    centre = np.log(e) - np.log1p(-e)
-    lo, hi = 1 / (1 + np.exp(-(centre - half))), 1 / (1 + np.exp(-(centre + half)))
+    centre = special.logit(e)
+    lo, hi = special.expit(centre - half), special.expit(centre + half)
     return np.where(inside, lo, np.nan), np.where(inside, hi, np.nan)
 
 
@@ -204,8 +204,9 @@ def rank_intervals(hist: np.ndarray, *, level: float) -> dict[str, Interval]:
       adds two pseudo-items per class (`_pseudo_variance`); it stays honest with few items
       and near 0 or 1, where the logit interval is too narrow.
 
-    At perfect separation neither has a variance to work with; the exact bound of
-    `_separation_bound` applies. Coverage of the union on simulated binormal scores is
+    At perfect separation the sample shows no spread at all, and the exact bound of
+    `_separation_bound`, which holds whatever the score distributions, joins the union.
+    Coverage of the union on simulated binormal scores is
     tested (tests/test_rank_intervals.py). No interval can see items a sample did not draw:
     when a few percent of the positives score like negatives and a slice has drawn none of
     them, it is too narrow, like any interval built from the sample's own spread.
