@@ -20,7 +20,7 @@ def run(rows: int, workdir: Path) -> list[dict[str, object]]:
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(ROOT / "conf", folder / "conf")
     smo = str(ROOT / ".venv" / "bin" / "smo-eval")
-    common = ["mlflow.enabled=false", "evaluate.ci.n_boot=200", "compare.n_boot=200",
+    common = ["mlflow.enabled=false", "compare.n_boot=200",
               "drift.evidently.enabled=false", f"sample.n_items={rows}"]
     # The whole pipeline first, so every section of the page is filled (its largest size).
     measure_command([smo, "demo", *common], cwd=folder)

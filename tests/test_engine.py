@@ -49,7 +49,7 @@ def _mask(table: pd.DataFrame, slice_name: str) -> np.ndarray:
 
 def test_every_slice_matches_sklearn() -> None:
     table, scores = _data()
-    result = evaluate(table, scores, EVAL_CFG, SLICING, seed=1)
+    result = evaluate(table, scores, EVAL_CFG, SLICING)
     frame = result.slice_metrics
     assert result.notices == ["slice dimension 'absent' not in the data: skipped"]
     assert set(frame["dimension"]) == {"overall", "region", "language", "region&language"}
@@ -73,7 +73,7 @@ def test_every_slice_matches_sklearn() -> None:
 
 def test_ece_matches_item_level_binning() -> None:
     table, scores = _data(seed=4)
-    frame = evaluate(table, scores, EVAL_CFG, SLICING, seed=1).slice_metrics
+    frame = evaluate(table, scores, EVAL_CFG, SLICING).slice_metrics
     row = frame[(frame["model"] == "a") & (frame["slice"] == "overall")].iloc[0]
     s, y = scores["a"].to_numpy().astype(float), table["label"].to_numpy()
     which = np.minimum((s * 10).astype(int), 9)

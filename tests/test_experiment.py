@@ -137,7 +137,7 @@ def _invoke(*args: str) -> Any:
 
 def test_thresholds_file_flows_through_evaluate_and_challenger_reaches_inputs(
         project: Path) -> None:
-    common = ["mlflow.enabled=false", "sample.n_items=12000", "evaluate.ci.n_boot=50"]
+    common = ["mlflow.enabled=false", "sample.n_items=12000"]
     _invoke("sample", *common)
     _invoke("experiment", *common, "experiment.kinds=[retrain,thresholds]",
             "experiment.retrain.max_train_rows=3000", "experiment.retrain.n_estimators=40",

@@ -122,7 +122,7 @@ def test_topic_thresholds_meet_precision_target_on_held_out(
     half = np.random.default_rng(0).random(len(table)) < 0.5
     parts = np.where(test & half, "tune", np.where(test & ~half, "held_out", ""))
     same = tune_thresholds(table, result.scores, parts, plain(cfg.experiment.thresholds),
-                           plain(cfg.evaluate.ci), 1)
+                           plain(cfg.evaluate.ci))
     assert (same.thresholds.set_index("value").loc[TOPICS, "source"] == "tuned").all()
     rows = _check_judgement(same.judgement, table, scores, parts == "held_out",
                             same.thresholds)

@@ -50,10 +50,9 @@ def _world(seed: int = 5, n: int = 9000) -> tuple[pd.DataFrame, pd.DataFrame, np
 
 def _tune(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
           models: list[str]) -> tuple[ThresholdResult, Any]:
-    cfg = config(*[f"experiment.thresholds.models=[{','.join(models)}]",
-                       "evaluate.ci.n_boot=200"])
+    cfg = config(f"experiment.thresholds.models=[{','.join(models)}]")
     return tune_thresholds(table, scores, parts, plain(cfg.experiment.thresholds),
-                           plain(cfg.evaluate.ci), 1), cfg
+                           plain(cfg.evaluate.ci)), cfg
 
 
 def test_a_model_that_cannot_meet_the_target_is_left_out_and_the_others_are_tuned() -> None:
@@ -115,7 +114,7 @@ def test_a_tuned_threshold_whose_held_out_recall_collapses_is_flagged() -> None:
 
 def test_runner_reports_the_kinds_that_ran_and_keeps_going_past_an_untunable_model() -> None:
     table, scores, _parts = _world(n=4000)
-    cfg = config(*["experiment.kinds=[thresholds]", "evaluate.ci.n_boot=50",
+    cfg = config(*["experiment.kinds=[thresholds]",
                        "experiment.split.shares={train: 0, valid: 0, tune: 0.5, "
                        "held_out: 0.5}"])
     result = run_experiment(table, scores, plain(cfg.experiment),

@@ -21,7 +21,7 @@ from tests.settings import planted
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
 N_ITEMS = 20_000
-FAST = ["evaluate.ci.n_boot=200", "compare.n_boot=200"]
+FAST = ["compare.n_boot=200"]
 
 
 @pytest.fixture(scope="module")

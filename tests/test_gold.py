@@ -116,8 +116,7 @@ def test_evaluate_on_store_tags_the_version(project: Path, world: pd.DataFrame) 
     uri = f"sqlite:///{project}/mlflow.db"
     # Naming an input file drops the sample world's other paths: name the ones to use.
     invoke("evaluate", "data.gold=gold:latest", "data.items=data/sample/items.parquet",
-           "data.predictions=data/sample/predictions.parquet", f"mlflow.tracking_uri={uri}",
-           "evaluate.ci.n_boot=50")
+           "data.predictions=data/sample/predictions.parquet", f"mlflow.tracking_uri={uri}")
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["smo-eval"])
     assert runs["tags.gold_version"].tolist() == [version.id]

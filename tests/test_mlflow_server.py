@@ -21,7 +21,7 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_evaluate_logs_to_a_tracking_server(server: str, project: Path) -> None:
-    off_small = ["sample.n_items=4000", "evaluate.ci.n_boot=100"]
+    off_small = ["sample.n_items=4000"]
     assert run_cli("sample", *off_small, "mlflow.enabled=false").exit_code == 0
     result = run_cli("evaluate", *off_small, f"mlflow.tracking_uri={server}")
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.conftest import run_cli
 
-SMALL = ["sample.n_items=6000", "evaluate.ci.n_boot=200"]
+SMALL = ["sample.n_items=6000"]
 
 
 def test_demo_leaves_outputs_and_an_mlflow_run(project: Path) -> None:
@@ -72,7 +72,7 @@ def test_evaluate_runs_alone_when_ingest_is_absent_or_stale(project: Path) -> No
     pd.testing.assert_frame_equal(first, again)
     # New inputs make ingest's outputs stale: evaluate must not reuse them.
     assert run_cli("sample", "sample.n_items=5000", off).exit_code == 0
-    stale = run_cli("evaluate", "sample.n_items=5000", "evaluate.ci.n_boot=200", off)
+    stale = run_cli("evaluate", "sample.n_items=5000", off)
     assert "validated in-process" in stale.output
     n = pd.read_csv(project / "outputs/evaluate/slice_metrics.csv").query("slice == 'overall'")
     assert set(n["n"]) == {5000}

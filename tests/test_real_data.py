@@ -53,8 +53,9 @@ def _check_against_sklearn(slices: pd.DataFrame, gold: pd.DataFrame, preds: pd.D
         if 0 < y.sum() < len(y):
             assert row.roc_auc == pytest.approx(roc_auc_score(y, s), abs=1e-3), row.slice
             assert row.pr_auc == pytest.approx(average_precision_score(y, s), abs=1e-3)
-        else:
-            assert np.isnan(row.roc_auc)
+        else:  # one class only (every HateCheck functionality): no rank metric, and why
+            assert np.isnan(row.roc_auc) and np.isnan(row.pr_auc), row.slice
+            assert "roc_auc, pr_auc: no" in row.undefined, row.slice
         checked += 1
     return checked
 

@@ -44,7 +44,7 @@ def _smo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 # A 20,000-item world has ~500 current items per language and ~11 items with the new term:
 # drift's defaults (tuned for >= 60,000 items) would rightly stay silent, so the alarm and
 # term thresholds are scaled to the world's size. Evidently's own HTML is not the point here.
-SMALL_WORLD = ["sample.n_items=20000", "evaluate.ci.n_boot=200", "compare.n_boot=200",
+SMALL_WORLD = ["sample.n_items=20000", "compare.n_boot=200",
                "drift.alarm.min_n=300", "drift.terms.min_count=8", "drift.terms.min_z=2",
                "drift.evidently.enabled=false"]
 

@@ -10,10 +10,10 @@ from smo_eval.config.fields import section, setting
 
 @dataclass
 class IntervalConfig:
-    level: float = setting(0.95, "Confidence level of every interval.", bounds=(0.5, 0.999))
-    n_boot: int = setting(1000, "Bootstrap replicates.", bounds=(10, None))
-    auc_groups: int = setting(64, "Score groups per slice resampled for ROC-AUC / PR-AUC "
-                              "intervals.", bounds=(2, None))
+    level: float = setting(
+        0.95, "Confidence level of every interval: exact (Clopper-Pearson) for precision, "
+        "recall and FPR, exact through J = tp / (tp + fp + fn) for F1, DeLong / delta-method "
+        "with an exact bound at the edges for ROC-AUC and PR-AUC.", bounds=(0.5, 0.999))
 
 
 @dataclass

@@ -37,6 +37,25 @@ def count_metrics(cells: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+# Why a metric has no value in a slice, and which metrics that leaves undefined.
+UNDEFINED_BECAUSE = (
+    ("no positives", ("recall", "roc_auc", "pr_auc")),
+    ("no negatives", ("fpr", "roc_auc", "pr_auc")),
+    ("nothing flagged", ("precision",)),
+    ("no positives and nothing flagged", ("f1",)),
+)
+
+
+def undefined_metrics(cells: np.ndarray) -> list[str]:
+    """Per slice of cells (S, 4): which metrics are undefined and why, e.g.
+    "fpr, roc_auc, pr_auc: no negatives"; reasons joined by "; ", "" when all are defined."""
+    tn, fp, fn, tp = (np.asarray(cells)[:, i] for i in (TN, FP, FN, TP))
+    masks = (tp + fn == 0, tn + fp == 0, tp + fp == 0, tp + fp + fn == 0)
+    text = [(mask, f"{', '.join(names)}: {reason}")
+            for mask, (reason, names) in zip(masks, UNDEFINED_BECAUSE, strict=True)]
+    return ["; ".join(t for mask, t in text if mask[row]) for row in range(len(tn))]
+
+
 def roc_auc(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """ROC-AUC from per-bin counts ordered by ascending score (ties within a bin count half).
 
@@ -51,16 +70,19 @@ def roc_auc(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 def average_precision(neg: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Average precision (PR-AUC) as sklearn defines it: sum of precision x recall increments,
-    thresholds at each bin from the highest score down."""
+    thresholds at each bin from the highest score down.
+
+    NaN without negatives as well as without positives: sklearn returns 1.0 when there are
+    no negatives (every threshold has precision 1), which says nothing about ranking.
+    """
     neg = _floats(neg)[..., ::-1]
     pos = _floats(pos)[..., ::-1]
     tp = np.cumsum(pos, axis=-1)
     fp = np.cumsum(neg, axis=-1)
     precision = _ratio(tp, tp + fp)
-    total_pos = tp[..., -1:]
     with np.errstate(invalid="ignore"):
         terms = np.where(pos > 0, precision * pos, 0.0).sum(axis=-1)
-    return _ratio(terms, total_pos[..., 0])
+    return np.where(fp[..., -1] > 0, _ratio(terms, tp[..., -1]), np.nan)
 
 
 def brier(sum_sq: np.ndarray, sum_pos_score: np.ndarray, n_pos: np.ndarray,

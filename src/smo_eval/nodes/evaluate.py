@@ -20,7 +20,7 @@ def run(ctx: StageContext) -> StageResult:
     models = list(cfg.models or data.models)
     thresholds = ctx.operating_points(models, data.eval_table)
     with ctx.progress("evaluating", total=len(models)) as step:
-        result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing, ctx.seed,
+        result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing,
                           thresholds=thresholds, progress=step)
     outputs = {
         "evaluate.slice_metrics": result.slice_metrics,

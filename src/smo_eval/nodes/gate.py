@@ -115,7 +115,7 @@ def _evaluate_candidate(ctx: StageContext, data: Any, candidate: str) -> pd.Data
 
     ctx.notice(f"evaluate's table has no rows for {candidate}: evaluated in-process")
     cfg = replace(ctx.config.evaluate, models=[candidate])
-    result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing, ctx.seed,
+    result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing,
                       thresholds=ctx.operating_points([candidate], data.eval_table))
     frame: pd.DataFrame = result.slice_metrics
     return frame

@@ -1,4 +1,4 @@
-"""Evaluate: sliced metrics with bootstrap intervals for every model, from one counting pass.
+"""Evaluate: sliced metrics with confidence intervals for every model, from one counting pass.
 
 Pure: takes the evaluation table and the aligned score table from ingest and returns tables.
 """
@@ -14,15 +14,21 @@ import pandas as pd
 
 from smo_eval.config.schema_data import SlicingConfig
 from smo_eval.config.schema_stages import EvaluateConfig
-from smo_eval.engine.bootstrap import COUNT_METRICS_WITH_CI, count_intervals, rank_intervals
 from smo_eval.engine.counting import SliceStats, count_model
 from smo_eval.engine.curves import calibration_bins, reliability_curve, roc_pr_curves
+from smo_eval.engine.intervals import (
+    COUNT_METRICS_WITH_CI,
+    RANK_METRICS_WITH_CI,
+    count_intervals,
+    rank_intervals,
+)
 from smo_eval.engine.metrics import (
     average_precision,
     brier,
     count_metrics,
     expected_calibration_error,
     roc_auc,
+    undefined_metrics,
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.errors import ConfigError
@@ -30,10 +36,10 @@ from smo_eval.operating_point import Threshold, given_or_configured
 from smo_eval.slicekey import to_json
 
 METRICS = ["precision", "recall", "f1", "fpr", "accuracy", "roc_auc", "pr_auc", "brier", "ece"]
-INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, "roc_auc", "pr_auc"]
+INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, *RANK_METRICS_WITH_CI]
 COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
            *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi")),
-           "dimension", "threshold", "low_support", "slice_key"]
+           "dimension", "threshold", "low_support", "undefined", "slice_key"]
 HEADLINE = ["n", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc", "pr_auc", "brier",
             "ece", *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi"))]
 
@@ -50,12 +56,12 @@ class Evaluation:
 
 
 def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
-             slicing: SlicingConfig, seed: int, *,
+             slicing: SlicingConfig, *,
              thresholds: Mapping[str, Threshold] | None = None,
              progress: Callable[[str], None] | None = None) -> Evaluation:
     """Sliced metrics, intervals and curves for each model in `scores` (or `cfg.models`), each
     at its operating point: `thresholds` (from `smo_eval.operating_point.resolve`), else the
-    configured ones."""
+    configured ones. Intervals are closed form (`engine/intervals.py`): nothing is random."""
     models = list(cfg.models or scores.columns)
     unknown = [m for m in models if m not in scores.columns]
     if unknown:
@@ -64,12 +70,11 @@ def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
     thresholds = given_or_configured(cfg, table, models, thresholds)
     index, notices = build_slice_index(table, slicing.dimensions, slicing.crosses)
     labels = table["label"].to_numpy()
-    rng = np.random.default_rng(seed)
     frames, curves, headline = [], {}, {}
     for model in models:
         stats = count_model(index, labels, scores[model].to_numpy(), thresholds[model],
                             cfg.score_bins)
-        frame = _slice_frame(model, index, stats, thresholds[model], cfg, rng)
+        frame = _slice_frame(model, index, stats, thresholds[model], cfg)
         frames.append(frame)
         curves[model] = _curves(stats, cfg)
         overall = frame.iloc[0]
@@ -88,7 +93,7 @@ def _plain(value: Any) -> Any:
 
 
 def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Threshold,
-                 cfg: EvaluateConfig, rng: np.random.Generator) -> pd.DataFrame:
+                 cfg: EvaluateConfig) -> pd.DataFrame:
     cells = stats.cells
     n, n_pos = stats.n, stats.n_pos
     neg, pos = stats.hist[:, 0], stats.hist[:, 1]
@@ -102,15 +107,14 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
         "brier": brier(stats.sum_sq, stats.sum_score[:, 1], n_pos, n),
         "ece": expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2]),
     }
-    level, n_boot = cfg.ci.level, cfg.ci.n_boot
-    intervals = count_intervals(cells, n_boot, level, rng)
-    intervals |= rank_intervals(stats.hist, values["roc_auc"], values["pr_auc"],
-                                cfg.ci.auc_groups, n_boot, level, rng)
+    level = cfg.ci.level
+    intervals = count_intervals(cells, level=level) | rank_intervals(stats.hist, level=level)
     for metric, (lo, hi) in intervals.items():
         values[f"{metric}_lo"], values[f"{metric}_hi"] = lo, hi
     values["dimension"] = index.dimensions
     values["threshold"] = slice_thresholds(index, threshold)
     values["low_support"] = (n < cfg.min_support.n) | (n_pos < cfg.min_support.positives)
+    values["undefined"] = undefined_metrics(cells)
     values["slice_key"] = [to_json(k) for k in index.keys]
     frame = pd.DataFrame(values)
     return frame[frame["n"] > 0].reset_index(drop=True)

@@ -59,7 +59,7 @@ def run_experiment(table: pd.DataFrame, scores: pd.DataFrame, cfg: Mapping[str, 
             progress("retrain")
     if "thresholds" in kinds:
         result.thresholds = tune_thresholds(table, result.scores, parts, cfg["thresholds"],
-                                            ci_cfg, seed)
+                                            ci_cfg)
         result.metrics |= result.thresholds.metrics
         result.notices += result.thresholds.notices
         result.kinds.append("thresholds")

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
-from smo_eval.engine.bootstrap import count_intervals
 from smo_eval.engine.counting import ScoreGrid, count_model
+from smo_eval.engine.intervals import count_intervals
 from smo_eval.engine.metrics import FN, TP, count_metrics
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.errors import ConfigError
@@ -86,7 +86,7 @@ def pick_thresholds(hist: np.ndarray, grid: ScoreGrid, metric: str,
 
 def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
                     cfg: Mapping[str, Any], ci_cfg: Mapping[str, Any],
-                    seed: int) -> ThresholdResult:
+                    ) -> ThresholdResult:
     """Thresholds per model and value of `cfg['dimension']`, with their held-out judgement.
 
     A model whose tuning part cannot meet the target overall gets no thresholds (a notice
@@ -145,7 +145,7 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
                           "experiment.thresholds.target.value")
     thresholds = pd.concat(frames, ignore_index=True)
     judgement, metrics = judge(table.loc[held], scores.loc[held], thresholds, dimension,
-                               ci_cfg, seed)
+                               ci_cfg)
     notices += [f"{model}: {where}: {warning}" for model, where, warning in
                 judgement.loc[judgement["warning"] != "", ["model", "slice", "warning"]]
                 .itertuples(index=False)]
@@ -153,15 +153,14 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
 
 
 def judge(table: pd.DataFrame, scores: pd.DataFrame, thresholds: pd.DataFrame, dimension: str,
-          ci_cfg: Mapping[str, Any], seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
+          ci_cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, float]]:
     """Held-out precision / recall / FPR with intervals per slice: tuned vs global threshold,
     and a `warning` on a tuned slice whose held-out recall falls far short (`_recall_warning`).
     """
     index, _ = build_slice_index(table, [dimension], [])
     labels = table["label"].to_numpy()
     row_thresholds = per_row(thresholds, table)
-    rng = np.random.default_rng(seed)
-    level, n_boot = float(ci_cfg["level"]), int(ci_cfg["n_boot"])
+    level = float(ci_cfg["level"])
     frames, metrics = [], {}
     for model, rows in thresholds.groupby("model", sort=False):
         glob = float(rows.loc[rows["dimension"] == OVERALL, "threshold"].iloc[0])
@@ -179,7 +178,7 @@ def judge(table: pd.DataFrame, scores: pd.DataFrame, thresholds: pd.DataFrame, d
                                       "slice": index.names, "n": counts.sum(axis=1),
                                       "n_pos": counts[:, FN] + counts[:, TP]}
             found = count_metrics(counts)
-            intervals = count_intervals(counts, n_boot, level, rng)
+            intervals = count_intervals(counts, level=level)
             for name in ("precision", "recall", "fpr"):
                 values[name] = found[name]
                 values[f"{name}_lo"], values[f"{name}_hi"] = intervals[name]
