@@ -39,6 +39,7 @@ def run(ctx: Context) -> None:
     console.console.print(console.table(
         "Ingest: rows read and where they went", rows,
         {c: "count" for c in ("rows_read", "accepted", "quarantined", "duplicates_merged")}))
+    console.notices(result.notices)
     if result.rejected:
         console.notices([f"{len(r):,} {t} row(s) quarantined to {quarantine / (t + '.csv')}"
                          for t, r in result.rejected.items()])

@@ -117,7 +117,7 @@ def _load_ingested(ctx: Context) -> Inputs:
                       saved.get("gold_version"), reused=True)
     result, hashes = run_ingest(ctx)
     return Inputs(result.eval_table, result.scores, result.annotations, hashes,
-                  result.summary["gold_version"], reused=False)
+                  result.summary["gold_version"], reused=False, notices=list(result.notices))
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
