@@ -42,10 +42,13 @@ NON_DIMENSION_COLUMNS = frozenset(
 
 def source_to_canonical(table: str, columns: Mapping[str, object],
                         table_columns: Mapping[str, Mapping[str, object]]) -> dict[str, str]:
-    """Rename map (source name -> canonical name) for one table (a null mapping maps nothing)."""
+    """Rename map (source name -> canonical name) for one table (a null mapping maps nothing).
+
+    Source names are trimmed as the readers trim the header.
+    """
     mapping = {**dict(columns), **dict(table_columns.get(table) or {})}
-    return {str(source): str(canonical) for canonical, source in mapping.items()
-            if source is not None and str(source) != str(canonical)}
+    return {str(source).strip(): str(canonical) for canonical, source in mapping.items()
+            if source is not None and str(source).strip() != str(canonical)}
 
 
 def mapping_problems(found: Mapping[str, tuple[str, Sequence[str]]],
@@ -66,17 +69,17 @@ def mapping_problems(found: Mapping[str, tuple[str, Sequence[str]]],
             continue
         file, names = found[table]
         for canonical, source in (overrides or {}).items():
-            if source is not None and str(source) not in names and not _left_to_table(
+            if source is not None and str(source).strip() not in names and not _left_to_table(
                     table, canonical, names):
                 problems.append(RowProblem(
                     f"config data.table_columns.{table}.{canonical}", None, None,
                     f"names column '{source}', which {file} does not have "
                     f"(its columns: {_listed(names)})"))
     for canonical, source in columns.items():
-        if source is None or str(source) == str(canonical):
+        if source is None or str(source).strip() == str(canonical):
             continue
         applies = [t for t in found if canonical not in (table_columns.get(t) or {})]
-        if applies and not any(str(source) in found[t][1] or _left_to_table(
+        if applies and not any(str(source).strip() in found[t][1] or _left_to_table(
                 t, canonical, found[t][1]) for t in applies):
             where = "; ".join(f"{found[t][0]} has {_listed(found[t][1])}" for t in applies)
             problems.append(RowProblem(

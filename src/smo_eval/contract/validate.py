@@ -291,13 +291,16 @@ def _text_hint(bad: pd.Series, present: int) -> str:
     return " (text: is data.columns.score mapped to the model's score column?)"
 
 
-def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> int:
-    """Flag empty keys and keys repeated with different values; return identical repeats merged."""
+def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> None:
+    """Flag empty keys and keys repeated with different values."""
+    missing = np.zeros(len(frame), dtype=bool)
     for key in spec.key:
+        missing |= _missing(frame[key])
         col.flag(_missing(frame[key]), key, f"{key} is missing", kind="values missing")
-    dup = frame.duplicated(subset=list(spec.key), keep=False).to_numpy()
+    # Rows without a key are reported above; they are not repeats of one another.
+    dup = frame.duplicated(subset=list(spec.key), keep=False).to_numpy() & ~missing
     if not dup.any():
-        return 0
+        return
     # Bookkeeping columns (a leading underscore, e.g. the source row number) never conflict.
     values = [c for c in frame.columns if c not in spec.key and not str(c).startswith("_")]
     dups = frame.loc[dup, [*spec.key, *values]]
@@ -316,8 +319,6 @@ def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> int:
                    + "' with conflicting values (rows " + row_lists + ")").to_numpy()
         col.flag(conflict, spec.key[0], lambda _: reasons,
                  kind="rows: duplicate key with conflicting values")
-    repeats = frame.duplicated(subset=list(spec.key), keep="first").to_numpy() & ~conflict
-    return int(repeats.sum())
 
 
 def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
@@ -337,10 +338,15 @@ def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
     for key in spec.key:
         if not pd.api.types.is_numeric_dtype(frame[key]):
             frame[key] = _stripped(frame[key])
-    merged = _check_keys(frame, spec, col)
+    _check_keys(frame, spec, col)
     problems = col.problems()
     bad = col.bad
-    keep = ~bad & ~frame.duplicated(subset=list(spec.key), keep="first").to_numpy()
+    # Identical repeats are merged among the rows that passed only: a row is accepted, merged
+    # or reported, never two of these (nor merged into a row that was rejected).
+    repeat = np.zeros(len(frame), dtype=bool)
+    repeat[~bad] = frame.loc[~bad].duplicated(subset=list(spec.key), keep="first").to_numpy()
+    merged = int(repeat.sum())
+    keep = ~bad & ~repeat
     good = frame.loc[keep].reset_index(drop=True)
     if "label" in good.columns and labels is not None:
         good["label"] = good["label"].astype("int8")

@@ -101,9 +101,13 @@ def detect_encoding(raw: bytes, path: str = "<bytes>") -> str:
     except UnicodeDecodeError:
         pass
     try:
-        raw.decode("gb18030")
+        text = raw.decode("gb18030")
     except UnicodeDecodeError:
         raise _unreadable(path, "not valid UTF-8 or GB18030/GBK") from None
+    if _is_gb2312(text):
+        # Every character is in GB2312 (common simplified Chinese: both bytes >= 0xA1), which
+        # Latin-1 text almost never is; a statistical guess is unreliable on a few words.
+        return "gb18030"
     # Many byte strings decode as GB18030 by accident (e.g. Latin-1 text); confirm it reads as text.
     best = charset_normalizer.from_bytes(raw[:200_000], cp_isolation=["gb18030", "cp1252"]).best()
     if best is None or best.encoding != "gb18030":
@@ -113,6 +117,14 @@ def detect_encoding(raw: bytes, path: str = "<bytes>") -> str:
             "set data.encoding to the file's codec"
         )
     return "gb18030"
+
+
+def _is_gb2312(text: str) -> bool:
+    try:
+        text.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _unreadable(path: str, why: str) -> ContractError:
