@@ -295,8 +295,9 @@ def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> None:
     """Flag empty keys and keys repeated with different values."""
     missing = np.zeros(len(frame), dtype=bool)
     for key in spec.key:
-        missing |= _missing(frame[key])
-        col.flag(_missing(frame[key]), key, f"{key} is missing", kind="values missing")
+        empty = _missing(frame[key])
+        col.flag(empty, key, f"{key} is missing", kind="values missing")
+        missing |= empty
     # Rows without a key are reported above; they are not repeats of one another.
     dup = frame.duplicated(subset=list(spec.key), keep=False).to_numpy() & ~missing
     if not dup.any():

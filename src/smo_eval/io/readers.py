@@ -196,7 +196,7 @@ def _refuse_control_characters(text: str, path: Path, sep: str, skipped: int) ->
         return marker.sub(lambda m: f"\\x{ord(m[0]) - base:02x}", str(value))
 
     frame = _parse_csv(swapped, path, sep, skipped)
-    top = int(frame.notna().any(axis=1).to_numpy().argmax())
+    top = _first_filled(frame) or 0
     header = [shown(name) for name in _header_names(frame.iloc[top])]
     problems: list[RowProblem] = []
     for position, column in enumerate(frame.columns):
@@ -229,13 +229,21 @@ def _header_names(cells: pd.Series) -> list[str]:
 
 def _with_header(frame: pd.DataFrame, path: Path, codec: str | None) -> RawTable:
     """Take the first non-empty row as the header; rows keep their spreadsheet numbers."""
-    filled = frame.notna().any(axis=1).to_numpy()
-    if not filled.any():
+    top = _first_filled(frame)
+    if top is None:
         raise ContractError([RowProblem(str(path), None, None, "empty file")])
-    top = int(filled.argmax())
     body = frame.iloc[top + 1:].reset_index(drop=True)
     body.columns = _header_names(frame.iloc[top])
     return RawTable(body, path, first_row=top + 2, encoding=codec)
+
+
+def _first_filled(frame: pd.DataFrame, step: int = 1000) -> int | None:
+    """Position of the first row with a value (the header), looking at `step` rows at a time."""
+    for start in range(0, len(frame), step):
+        filled = frame.iloc[start:start + step].notna().any(axis=1).to_numpy()
+        if filled.any():
+            return start + int(filled.argmax())
+    return None
 
 
 def _refuse_duplicate_columns(columns: pd.Index, path: Path) -> None:
