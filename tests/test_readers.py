@@ -59,3 +59,49 @@ def test_unreadable_files_name_the_file(tmp_path: Path, content: bytes, message:
 def test_detect_encoding_prefers_utf8() -> None:
     assert detect_encoding("标签".encode()) == "utf-8"
     assert detect_encoding("标签".encode("gb18030")) == "gb18030"
+
+
+def test_blank_lines_keep_spreadsheet_row_numbers(tmp_path: Path) -> None:
+    """A blank line is a row in a spreadsheet: later rows keep their numbers; blank lines
+    before the header move the header down; blank lines at the end are no rows."""
+    path = tmp_path / "gold.csv"
+    path.write_text("\n\nitem_id,label\na1,1\n\na3,0\n\n\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.first_row == 4  # header on row 3
+    # a1 on row 4, the blank row 5 (reported by validation as a row without item_id), a3 on 6
+    assert table.frame["item_id"].isna().tolist() == [False, True, False]
+    assert table.frame["item_id"].dropna().tolist() == ["a1", "a3"]
+
+
+def test_excel_header_below_blank_rows(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet["B3"], sheet["C3"], sheet["B4"], sheet["C4"] = "item_id", "label", "a1", "1"
+    book.save(tmp_path / "gold.xlsx")
+    table = read_table(tmp_path / "gold.xlsx")
+    assert table.first_row == 4
+    assert table.frame[["item_id", "label"]].values.tolist() == [["a1", "1"]]
+
+
+def test_parquet_index_is_kept_as_a_column(tmp_path: Path) -> None:
+    FRAME.set_index("item_id").to_parquet(tmp_path / "gold.parquet")
+    assert read_table(tmp_path / "gold.parquet").frame["item_id"].tolist() == ["a1", "a2"]
+
+
+def test_many_nul_bytes_mean_a_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "gold.csv"
+    path.write_bytes("item_id,label\na1,1\n".encode("utf-16-le"))  # UTF-16 without its BOM
+    with pytest.raises(ContractError, match="binary content"):
+        read_table(path)
+
+
+def test_a_few_chinese_words_in_gbk_are_detected(tmp_path: Path) -> None:
+    """Two words of Chinese in an otherwise ASCII GBK file (too little for a statistical guess)."""
+    path = tmp_path / "gold.csv"
+    path.write_bytes("item_id,label\n编号1,1\na2,0\n".encode("gbk"))
+    table = read_table(path)
+    assert table.encoding == "gb18030"
+    assert table.frame["item_id"].tolist() == ["编号1", "a2"]

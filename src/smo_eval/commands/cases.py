@@ -81,8 +81,8 @@ def add(ctx: Runner, file: Path | None = None) -> int:
             .itertuples(index=False, name=None))
         after = conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0]
     added = int(after - before)
-    console.console.print(f"{added:,} new case(s) from {source} ({len(rows) - added:,} already "
-                          f"stored); {after:,} cases in {path}")
+    console.say(f"{added:,} new case(s) from {source} ({len(rows) - added:,} already "
+                f"stored); {after:,} cases in {path}")
     with command_run(ctx, "cases-add", f"cases add · {source}",
                      {"cases_source": source}) as mlrun:
         if mlrun is not None:

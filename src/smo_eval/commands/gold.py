@@ -16,8 +16,8 @@ import pandas as pd
 from smo_eval import console
 from smo_eval.commands.context import command_run
 from smo_eval.contract.schema import GOLD, ITEMS, PREDICTIONS, source_to_canonical
+from smo_eval.contract.summary import contract_error
 from smo_eval.contract.validate import LabelMap, validate_table
-from smo_eval.errors import ContractError, RowProblem
 from smo_eval.goldstore import REF_PREFIX, GoldStore, Version, dvc_track
 from smo_eval.lineage import file_sha256
 from smo_eval.pipeline.runner import Runner
@@ -50,12 +50,11 @@ def _validated(ctx: Runner, name: str, path: str) -> pd.DataFrame:
                   "categories": taxonomy.names, "safe_category": taxonomy.safe_category}
     checked = validate_table(raw, spec, rename, **kwargs)  # type: ignore[arg-type]
     if not checked.problems.empty:
-        problems = [RowProblem(r.file, int(r.row), r.column, r.reason)
-                    for r in checked.problems.head(50).itertuples(index=False)]
+        error = contract_error([checked])
         if data.on_error != "quarantine":
-            raise ContractError(problems)
+            raise error
         console.notices([f"{len(checked.rejected):,} {name} row(s) with problems left out "
-                         f"(first: {problems[0]})"])
+                         f"(first: {error.problems[0]})"])
     frame = checked.frame
     if "item_id" in frame.columns:
         frame["item_id"] = frame["item_id"].astype("string")
@@ -87,12 +86,11 @@ def ingest(ctx: Runner, path: Path, name: str | None = None) -> Version:
                                           reviewer, after_write=track)
     console.notices(notes)
     if not created:
-        console.console.print(f"[bold]{path}[/] has the same content as gold version "
-                              f"[bold]{version.id}[/] ({version.name}, {version.created_at}): "
-                              "no new version")
+        console.say(f"{path} has the same content as gold version {version.id} "
+                    f"({version.name}, {version.created_at}): no new version")
         return version
-    console.console.print(f"stored gold version [bold]{version.id}[/] ({version.name}), "
-                          f"{version.rows:,} items, in {gold.root}")
+    console.say(f"stored gold version {version.id} ({version.name}), "
+                f"{version.rows:,} items, in {gold.root}")
     if previous is not None:
         compare(ctx, gold, previous, version)
     return version

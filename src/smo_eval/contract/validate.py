@@ -8,7 +8,7 @@ fixes a file in one pass. Rows that pass are returned typed and under canonical 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,11 @@ from smo_eval.errors import ContractError, RowProblem
 from smo_eval.io.readers import RawTable
 
 PROBLEM_COLUMNS = ["file", "row", "column", "reason"]
+# Share of a column's values out of range (or not numbers) above which the column as a whole
+# is probably the wrong one or in the wrong unit, and the message says what it looks like.
+MOSTLY = 0.5
+# What pandas infers for a column that holds numbers (Decimal from a Parquet decimal type too).
+NUMBER_KINDS = frozenset({"integer", "floating", "decimal", "mixed-integer-float", "empty"})
 UNSPECIFIED_CATEGORY = "unspecified"
 
 
@@ -50,6 +55,12 @@ class Validated:
     duplicates_merged: int
     # Original rows that failed, with their reasons, for the quarantine file.
     rejected: pd.DataFrame
+    # Keys (first key column, trimmed) of the rows that failed: a cross-table problem caused by
+    # their absence is a follow-on, listed after the cause.
+    rejected_ids: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"))
+    # What was decided without being an error (a column left out because a mapping took its
+    # name); count 0, as they are no problems of rows.
+    notices: list[RowProblem] = field(default_factory=list)
 
 
 class _Collector:
@@ -61,9 +72,11 @@ class _Collector:
         self.parts: list[pd.DataFrame] = []
 
     def flag(self, mask: np.ndarray | pd.Series, column: str,
-             reasons: str | Callable[[np.ndarray], object]) -> None:
+             reasons: str | Callable[[np.ndarray], object], kind: str | None = None) -> None:
         """Record a problem for the rows in `mask`; `reasons` is one text or a function
-        building the texts for the flagged row positions only (never for all rows)."""
+        building the texts for the flagged row positions only (never for all rows). `kind`
+        says what the flagged values are, for one line summing up many rows ("values outside
+        [0, 1] (looks like percentages ...)"); by default the reason itself or "invalid"."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
@@ -72,19 +85,26 @@ class _Collector:
         self.parts.append(pd.DataFrame({
             "index": idx, "file": str(self.raw.path), "row": idx + self.raw.first_row,
             "column": column, "reason": reason_values,
+            "kind": kind or (f"values: {reasons}" if isinstance(reasons, str)
+                             else "values invalid"),
         }))
         self.bad |= mask
 
     def problems(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame(columns=["index", *PROBLEM_COLUMNS])
+            return pd.DataFrame(columns=["index", *PROBLEM_COLUMNS, "kind"])
         return pd.concat(self.parts, ignore_index=True).sort_values(["index", "column"],
                                                                      kind="stable")
 
 
 def require_columns(raw: RawTable, spec: TableSpec, rename: dict[str, str]) -> pd.DataFrame:
-    """Rename to canonical names; a missing required column stops everything (exit 2)."""
-    frame = raw.frame.rename(columns=rename)
+    """Rename to canonical names; a missing required column stops everything (exit 2).
+
+    A column that already carries a name the mapping gives to another column is left out
+    (see `shadowed_columns`): the mapping is what the user asked for.
+    """
+    shadowed = shadowed_columns(raw.frame.columns, rename)
+    frame = raw.frame.drop(columns=list(shadowed)).rename(columns=rename)
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         inverse = {v: k for k, v in rename.items()}
@@ -97,6 +117,13 @@ def require_columns(raw: RawTable, spec: TableSpec, rename: dict[str, str]) -> p
         ]
         raise ContractError(problems)
     return frame
+
+
+def shadowed_columns(columns: pd.Index, rename: dict[str, str]) -> dict[str, str]:
+    """Columns whose name a mapping gives to another column -> that other column's name."""
+    present = {str(c) for c in columns}
+    return {target: source for source, target in rename.items()
+            if source in present and target in present and target not in rename}
 
 
 def _stripped(values: pd.Series) -> pd.Series:
@@ -152,7 +179,8 @@ def _parse_times(frame: pd.DataFrame, column: str, col: _Collector) -> None:
     raw = frame[column]
     parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
     bad = parsed.isna().to_numpy() & ~_missing(raw)
-    col.flag(bad, column, lambda i: "not a date/time: '" + raw.iloc[i].astype("string") + "'")
+    col.flag(bad, column, lambda i: "not a date/time: '" + raw.iloc[i].astype("string") + "'",
+             kind="values not dates/times")
     frame[column] = parsed
 
 
@@ -160,12 +188,13 @@ def _check_labels(frame: pd.DataFrame, labels: LabelMap, col: _Collector) -> Non
     raw = frame["label"]
     mapped = map_labels(raw, labels)
     missing = _missing(raw)
-    col.flag(missing, "label", "label is missing")
+    col.flag(missing, "label", "label is missing", kind="values missing")
     unknown = mapped.isna().to_numpy() & ~missing
     if unknown.any():
         allowed = ", ".join(sorted(labels.positive | labels.negative))
         col.flag(unknown, "label", lambda i: "unknown label value '" + raw.iloc[i].astype("string")
-                 + f"' (data.labels maps: {allowed})")
+                 + f"' (data.labels maps: {allowed})",
+                 kind="values not among the labels of data.labels")
     frame["label"] = mapped
 
 
@@ -190,28 +219,91 @@ def _check_categories(frame: pd.DataFrame, categories: Collection[str], safe: st
     frame["risk_category"] = cat
 
 
-def _check_scores(frame: pd.DataFrame, col: _Collector) -> None:
+def _check_scores(frame: pd.DataFrame, raw_table: RawTable, col: _Collector) -> None:
     raw = frame["score"]
-    score = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw
-    score = score.astype("float64")
+    score = _score_numbers(raw, raw_table).astype("float64")
     missing = _missing(raw)
-    col.flag(missing, "score", "score is missing")
+    col.flag(missing, "score", "score is missing", kind="values missing")
     not_number = score.isna().to_numpy() & ~missing
-    col.flag(not_number, "score",
-             lambda i: "score is not a number: '" + raw.iloc[i].astype("string") + "'")
+    if not_number.any():
+        col.flag(not_number, "score",
+                 lambda i: "score is not a number: '" + raw.iloc[i].astype("string") + "'",
+                 kind="values not numbers" + _text_hint(raw[not_number], len(raw) - missing.sum()))
     outside = ((score < 0) | (score > 1)).fillna(False).to_numpy()
-    col.flag(outside, "score",
-             lambda i: "score " + score.iloc[i].astype("string") + " is outside [0, 1]")
+    if outside.any():
+        col.flag(outside, "score",
+                 lambda i: "score " + score.iloc[i].astype("string") + " is outside [0, 1]",
+                 kind="values outside [0, 1]" + _range_hint(score))
     frame["score"] = score.astype("float32")
 
 
-def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> int:
-    """Flag empty keys and keys repeated with different values; return identical repeats merged."""
+def _score_numbers(raw: pd.Series, table: RawTable) -> pd.Series:
+    """Scores as numbers; a column whose type cannot hold probabilities stops the run.
+
+    True/false is accepted nowhere (it would pass as hard 0/1 scores); in a typed file
+    (Parquet) text is the producer's mistake, so it is refused for the whole column too,
+    where a CSV's text is what a person typed and each bad value is reported by row.
+    """
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        raw = raw.astype(object)
+    if pd.api.types.is_bool_dtype(raw):
+        inferred = "boolean"
+    elif pd.api.types.is_datetime64_any_dtype(raw) or pd.api.types.is_timedelta64_dtype(raw):
+        inferred = "datetime"
+    elif pd.api.types.is_numeric_dtype(raw):
+        return raw
+    else:
+        inferred = pd.api.types.infer_dtype(raw, skipna=True)
+    if inferred in NUMBER_KINDS or (inferred == "string" and not table.typed):
+        return pd.to_numeric(raw, errors="coerce")
+    what = {"boolean": "true/false values", "datetime": "dates/times",
+            "datetime64": "dates/times", "date": "dates", "string": "text"}.get(
+        inferred, f"values of type {inferred}")
+    source = f" (stored as {raw.dtype} in {table.path.name})" if table.typed else ""
+    raise ContractError([RowProblem(
+        str(table.path), None, "score", f"holds {what}{source}, not probabilities in [0, 1]: "
+        "is data.columns.score mapped to the model's score column?")])
+
+
+def _range_hint(score: pd.Series) -> str:
+    """What a column of mostly out-of-range numbers looks like (percentages, timestamps)."""
+    finite = score[np.isfinite(score)]
+    outside = ((finite < 0) | (finite > 1)).mean() if len(finite) else 0.0
+    if outside < MOSTLY:
+        return ""
+    if finite.min() >= 0 and finite.max() <= 100:
+        return " (looks like percentages 0–100: divide by 100)"
+    if finite.min() >= 1e8:
+        return (" (looks like timestamps: is data.columns.score mapped to the model's score "
+                "column?)")
+    return " (not probabilities: raw model outputs? map them to [0, 1], e.g. with a sigmoid)"
+
+
+def _text_hint(bad: pd.Series, present: int) -> str:
+    """What a column of mostly non-numbers looks like (dates, percentages with '%')."""
+    if len(bad) < MOSTLY * max(present, 1):
+        return ""
+    sample = bad.head(200).astype("string").str.strip()
+    if sample.str.endswith("%").mean() >= MOSTLY:
+        return " (looks like percentages with '%': write 0.85 for 85%)"
+    dates = pd.to_datetime(sample, errors="coerce", format="mixed")
+    if dates.notna().mean() >= MOSTLY:
+        return (" (looks like dates/times: is data.columns.score mapped to the model's score "
+                "column?)")
+    return " (text: is data.columns.score mapped to the model's score column?)"
+
+
+def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> None:
+    """Flag empty keys and keys repeated with different values."""
+    missing = np.zeros(len(frame), dtype=bool)
     for key in spec.key:
-        col.flag(_missing(frame[key]), key, f"{key} is missing")
-    dup = frame.duplicated(subset=list(spec.key), keep=False).to_numpy()
+        empty = _missing(frame[key])
+        col.flag(empty, key, f"{key} is missing", kind="values missing")
+        missing |= empty
+    # Rows without a key are reported above; they are not repeats of one another.
+    dup = frame.duplicated(subset=list(spec.key), keep=False).to_numpy() & ~missing
     if not dup.any():
-        return 0
+        return
     # Bookkeeping columns (a leading underscore, e.g. the source row number) never conflict.
     values = [c for c in frame.columns if c not in spec.key and not str(c).startswith("_")]
     dups = frame.loc[dup, [*spec.key, *values]]
@@ -228,9 +320,8 @@ def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> int:
         row_lists = rows.groupby(groups).transform(lambda r: ", ".join(map(str, r.iloc[:5])))
         reasons = ("duplicate " + "/".join(spec.key) + " '" + groups
                    + "' with conflicting values (rows " + row_lists + ")").to_numpy()
-        col.flag(conflict, spec.key[0], lambda _: reasons)
-    repeats = frame.duplicated(subset=list(spec.key), keep="first").to_numpy() & ~conflict
-    return int(repeats.sum())
+        col.flag(conflict, spec.key[0], lambda _: reasons,
+                 kind="rows: duplicate key with conflicting values")
 
 
 def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
@@ -244,21 +335,30 @@ def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
     if spec.name == "gold":
         _check_categories(frame, categories, safe_category, col)
     if "score" in spec.required:
-        _check_scores(frame, col)
+        _check_scores(frame, raw, col)
     for column in ("created_at", "labeled_at"):
         _parse_times(frame, column, col)
     for key in spec.key:
         if not pd.api.types.is_numeric_dtype(frame[key]):
             frame[key] = _stripped(frame[key])
-    merged = _check_keys(frame, spec, col)
+    _check_keys(frame, spec, col)
     problems = col.problems()
     bad = col.bad
-    keep = ~bad & ~frame.duplicated(subset=list(spec.key), keep="first").to_numpy()
+    # Identical repeats are merged among the rows that passed only: a row is accepted, merged
+    # or reported, never two of these (nor merged into a row that was rejected).
+    repeat = np.zeros(len(frame), dtype=bool)
+    repeat[~bad] = frame.loc[~bad].duplicated(subset=list(spec.key), keep="first").to_numpy()
+    merged = int(repeat.sum())
+    keep = ~bad & ~repeat
     good = frame.loc[keep].reset_index(drop=True)
     if "label" in good.columns and labels is not None:
         good["label"] = good["label"].astype("int8")
     rejected = _rejected_rows(raw, problems)
-    return Validated(spec.name, good, problems.drop(columns="index"), len(frame), merged, rejected)
+    notices = [RowProblem(str(raw.path), None, name, "left out: the column mapping gives its "
+                          f"name to column '{source}'", count=0)
+               for name, source in shadowed_columns(raw.frame.columns, rename).items()]
+    return Validated(spec.name, good, problems.drop(columns="index"), len(frame), merged, rejected,
+                     frame[spec.key[0]][bad].drop_duplicates(), notices)
 
 
 def _rejected_rows(raw: RawTable, problems: pd.DataFrame) -> pd.DataFrame:

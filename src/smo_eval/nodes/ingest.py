@@ -26,8 +26,9 @@ def run(ctx: StageContext) -> StageResult:
     outputs = {"ingest.eval": result.eval_table, "ingest.scores": result.scores,
                "ingest.annotations": result.annotations, "ingest.summary": result.summary,
                "ingest.quarantine": result.rejected or None}
-    notices = [f"{len(rows):,} {table} row(s) quarantined (outputs/ingest/quarantine/"
-               f"{table}.csv)" for table, rows in result.rejected.items()]
+    notices = list(result.notices) + [
+        f"{len(rows):,} {table} row(s) quarantined (outputs/ingest/quarantine/"
+        f"{table}.csv)" for table, rows in result.rejected.items()]
     metrics = {f"{table}/{key}": float(value) for table, counts in
                result.summary["tables"].items() for key, value in counts.items()}
     return StageResult(outputs, metrics, {"models": ",".join(result.models)}, notices, result,

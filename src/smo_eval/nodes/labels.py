@@ -27,6 +27,7 @@ TABLES = {"labels.agreement": "agreement", "labels.annotators": "annotators",
 def annotations_only(ctx: StageContext) -> pd.DataFrame:
     """Validate the configured annotations file on its own (no gold, no predictions needed)."""
     from smo_eval.contract.schema import ANNOTATIONS, source_to_canonical
+    from smo_eval.contract.summary import contract_error
     from smo_eval.contract.validate import LabelMap, validate_table
 
     data = ctx.config.data
@@ -35,8 +36,7 @@ def annotations_only(ctx: StageContext) -> pd.DataFrame:
     rename = source_to_canonical("annotations", data.columns, data.table_columns)
     checked = validate_table(raw, ANNOTATIONS, rename, labels=labels)
     if not checked.problems.empty and data.on_error != "quarantine":
-        raise ContractError([RowProblem(r.file, int(r.row), r.column, r.reason)
-                             for r in checked.problems.head(50).itertuples(index=False)])
+        raise contract_error([checked])
     return checked.frame
 
 

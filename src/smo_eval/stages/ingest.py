@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from smo_eval.config.schema_data import DataConfig
-from smo_eval.contract.schema import ANNOTATIONS, GOLD, ITEMS, PREDICTIONS, source_to_canonical
+from smo_eval.contract.schema import (
+    ANNOTATIONS,
+    GOLD,
+    ITEMS,
+    PREDICTIONS,
+    mapping_problems,
+    source_to_canonical,
+)
+from smo_eval.contract.summary import contract_error
 from smo_eval.contract.validate import LabelMap, Validated, validate_table
 from smo_eval.errors import ContractError, RowProblem
 from smo_eval.io.readers import RawTable
@@ -34,6 +42,7 @@ class IngestResult:
     problems: pd.DataFrame
     rejected: dict[str, pd.DataFrame]
     summary: dict[str, Any] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def models(self) -> list[str]:
@@ -49,6 +58,10 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
     """
     labels = LabelMap.from_lists(data_cfg.labels.positive, data_cfg.labels.negative)
     columns, per_table = data_cfg.columns, data_cfg.table_columns
+    mapped = mapping_problems({n: (str(t.path), [str(c) for c in t.frame.columns])
+                               for n, t in raw.items() if t is not None}, columns, per_table)
+    if mapped:
+        raise ContractError(mapped)
 
     def check(name: str, **kwargs: Any) -> Validated | None:
         table = raw.get(name)
@@ -82,17 +95,25 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
         eval_table=eval_table, scores=scores, annotations=ann, problems=problems,
         rejected={n: t.rejected for n, t in tables.items() if not t.rejected.empty},
         summary=_summary(tables, eval_table, scores),
+        notices=[str(n) for t in tables.values() for n in t.notices],
     )
 
 
 def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
-               reason: str) -> None:
-    """Move rows that failed a cross-table check from the good rows to the problems."""
+               reason: str, follow_on: tuple[np.ndarray, str] | None = None) -> None:
+    """Move rows that failed a cross-table check from the good rows to the problems.
+
+    `follow_on` gives the rows that fail only because rows they need were rejected, with their
+    reason: they are listed after the causes.
+    """
     if not mask.any():
         return
     bad = table.frame.loc[mask]
+    later = follow_on[0][mask] if follow_on is not None else np.zeros(len(bad), dtype=bool)
+    why = pd.Series(np.where(later, follow_on[1] if follow_on else "", reason), index=bad.index)
     extra = pd.DataFrame({"file": str(raw.path), "row": bad[ROW].to_numpy(), "column": column,
-                          "reason": reason + " (" + bad[column].astype("string") + ")"})
+                          "reason": why + " (" + bad[column].astype("string") + ")",
+                          "follow_on": later})
     table.problems = pd.concat([p for p in (table.problems, extra) if not p.empty],
                                ignore_index=True)
     original = raw.frame.iloc[bad[ROW].to_numpy() - raw.first_row].reset_index(drop=True)
@@ -116,10 +137,14 @@ def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None
         preds.frame["item_id"] = pred_ids
     orphan = ~pred_ids.isin(gold_ids).to_numpy()
     _flag_rows(preds, _raw(raw, "predictions"), orphan, "item_id",
-               "prediction for an item without gold")
+               "prediction for an item without gold",
+               (_among(preds.frame["item_id"], gold), "prediction for an item whose gold row "
+                "was rejected"))
     unscored = ~gold.frame["item_id"].isin(preds.frame["item_id"]).to_numpy()
     _flag_rows(gold, _raw(raw, "gold"), unscored, "item_id",
-               "gold item has no prediction from any model")
+               "gold item has no prediction from any model",
+               (_among(gold.frame["item_id"], preds), "gold item has no prediction left: its "
+                "prediction rows were rejected"))
     if "items" in tables:
         items = tables["items"]
         item_ids = items.frame["item_id"]
@@ -127,11 +152,14 @@ def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None
             items.frame["item_id"] = item_ids.astype("string")
             gold.frame["item_id"] = gold.frame["item_id"].astype("string")
         missing = ~gold.frame["item_id"].isin(items.frame["item_id"]).to_numpy()
-        _flag_rows(gold, _raw(raw, "gold"), missing, "item_id", "gold item not in the items table")
+        _flag_rows(gold, _raw(raw, "gold"), missing, "item_id", "gold item not in the items table",
+                   (_among(gold.frame["item_id"], items), "gold item whose items row was "
+                    "rejected"))
         # Predictions of gold rows removed above now point at nothing: move them too.
         orphan = ~preds.frame["item_id"].isin(gold.frame["item_id"]).to_numpy()
         _flag_rows(preds, _raw(raw, "predictions"), orphan, "item_id",
-                   "prediction for an item whose gold row was rejected")
+                   "prediction for an item whose gold row was rejected",
+                   (orphan, "prediction for an item whose gold row was rejected"))
     if "annotations" in tables:
         ann = tables["annotations"]
         known = gold.frame["item_id"]
@@ -141,8 +169,18 @@ def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None
             ann.frame["item_id"] = ann.frame["item_id"].astype("string")
             known = known.astype("string")
         stray = ~ann.frame["item_id"].isin(known).to_numpy()
+        lost = _among(ann.frame["item_id"], gold)
+        if "items" in tables:
+            lost |= _among(ann.frame["item_id"], tables["items"])
         _flag_rows(ann, _raw(raw, "annotations"), stray, "item_id",
-                   "annotation for an unknown item")
+                   "annotation for an unknown item",
+                   (lost, "annotation for an item whose gold or items row was rejected"))
+
+
+def _among(ids: pd.Series, table: Validated) -> np.ndarray:
+    """Which ids are keys of rows `table` rejected (compared as text: types may differ)."""
+    rejected = table.rejected_ids.astype("string")
+    return ids.astype("string").isin(rejected).fillna(False).to_numpy(dtype=bool)
 
 
 def _raw(raw: Mapping[str, RawTable | None], name: str) -> RawTable:
@@ -156,11 +194,8 @@ def _enforce_policy(tables: dict[str, Validated], data_cfg: DataConfig) -> None:
     problems = [t for t in tables.values() if not t.problems.empty]
     if not problems:
         return
-    listed = pd.concat([t.problems for t in problems], ignore_index=True)
-    as_rows = [RowProblem(r.file, int(r.row), r.column, r.reason)
-               for r in listed.head(50).itertuples(index=False)]
     if data_cfg.on_error != "quarantine":
-        raise ContractError(as_rows + _more(len(listed), len(as_rows)))
+        raise contract_error(tables.values())
     limit = data_cfg.max_quarantine_share
     for table in problems:
         share = len(table.rejected) / max(table.rows_read, 1)
@@ -170,12 +205,6 @@ def _enforce_policy(tables: dict[str, Validated], data_cfg: DataConfig) -> None:
                 f"{len(table.rejected)} of {table.rows_read} {table.name} rows "
                 f"({share:.1%}) break the contract, above data.max_quarantine_share={limit:.1%}; "
                 f"first problem: {table.problems['reason'].iloc[0]}")])
-
-
-def _more(total: int, shown: int) -> list[RowProblem]:
-    if total <= shown:
-        return []
-    return [RowProblem("...", None, None, f"{total - shown} more problem(s) not listed")]
 
 
 def _join_items(gold: pd.DataFrame, items: pd.DataFrame | None, taxonomy: Taxonomy) -> pd.DataFrame:
@@ -246,8 +275,7 @@ def append_predictions(eval_table: pd.DataFrame, scores: pd.DataFrame,
         raw = RawTable(table.frame.assign(**{ROW: np.arange(len(table.frame)) + table.first_row}),
                        table.path, table.first_row, table.encoding)
         checked = validate_table(raw, PREDICTIONS, rename)
-        problems = [RowProblem(str(f), int(str(r)), str(c), str(why)) for f, r, c, why in
-                    checked.problems[["file", "row", "column", "reason"]].head(20).to_numpy()]
+        problems = contract_error([checked]).problems
         if problems:
             raise ContractError(problems)
         out = join_scores(eval_table, out, checked.frame, name)
