@@ -95,6 +95,8 @@ def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = Non
             assert isinstance(merged, DictConfig)
             tree = merged
         OmegaConf.resolve(tree)
+        # Every key is checked against the schema once more (a forced addition included).
+        OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.to_container(tree))
         typed = OmegaConf.to_object(tree)
     except (OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(_explain(exc, overrides)) from None
@@ -227,17 +229,23 @@ def _open_free_maps(override: str) -> str:
 
 
 def _in_free_map(key: str) -> bool:
+    """Whether `key` names an entry of a map of team-chosen names whose values are plain
+    (data.columns.<name>, evaluate.thresholds.<model>, data.table_columns.<t>.<name>), or a
+    whole entry of a map of sections (gate.checks.<name>): not a field inside such an entry."""
     import typing
 
     cls: Any = Config
-    for part in key.split("."):
+    parts = key.split(".")
+    for i, part in enumerate(parts):
         if not is_dataclass(cls):
             return False
         hint = typing.get_type_hints(cls).get(part)
         if hint is None:
             return False
         if typing.get_origin(hint) is dict:
-            return True
+            args = typing.get_args(hint)
+            inside_section = len(args) == 2 and is_dataclass(args[1])
+            return i + 1 < len(parts) and not (inside_section and i + 2 < len(parts))
         cls = next((a for a in typing.get_args(hint) if is_dataclass(a)),
                    hint if is_dataclass(hint) else None)
     return False

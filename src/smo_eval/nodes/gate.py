@@ -28,12 +28,14 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
 def resolve_models(ctx: StageContext, models: list[str]) -> tuple[str, str | None]:
-    """Candidate and baseline: gate.*, else compare.*, else the last and first model."""
+    """Candidate and baseline: gate.*, else compare.*, else the first model is the baseline
+    and the last other one the candidate."""
     gate, compare = ctx.config.gate, ctx.config.compare
-    present = [c for c in compare.candidates if c in models]
-    candidate = gate.candidate or (present[0] if present else None) or (
-        models[-1] if models else None)
     baseline = gate.baseline or compare.baseline or (models[0] if models else None)
+    present = [c for c in compare.candidates if c in models]
+    others = [m for m in models if m != baseline] or models
+    candidate = gate.candidate or (present[0] if present else None) or (
+        others[-1] if others else None)
     for role, model in (("candidate", candidate), ("baseline", baseline)):
         if model is None or model not in models:
             raise ConfigError(f"gate {role} {model!r} has no predictions; models: {models}")

@@ -1,0 +1,95 @@
+"""The package as a team installs it: a wheel built from this repository, installed in a
+fresh virtual environment, runs `evaluate` and `gate` in an empty folder on the team's own
+files, with the packaged configuration only (no conf/, no sample world)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+         code: int = 0) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == code, f"{' '.join(args)}\n{done.stdout[-3000:]}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel installed (dependencies are taken from this environment's
+    site-packages through a .pth file, so the test needs no download; the editable install
+    of this checkout is not on that path)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+          "-w", str(tmp / "dist"), str(ROOT)], tmp)
+    (wheel,) = (tmp / "dist").glob("smo_eval-*.whl")
+    venv = tmp / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], tmp)
+    python = venv / "bin" / "python"
+    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                tmp).stdout.strip()
+    (Path(site) / "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+          str(wheel)], tmp)
+    return venv
+
+
+def _team_files(folder: Path) -> None:
+    """A team's export: its own column names, two model versions, no region or language."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    label = rng.random(n) < 0.2
+    channel = rng.choice(["app", "web", "live"], n)
+    gold = pd.DataFrame({"case_id": [f"c{i:05d}" for i in range(n)],
+                         "verdict": np.where(label, "violating", "ok"), "channel": channel})
+    gold.to_csv(folder / "gold.csv", index=False)
+    rows = []
+    for system, noise in (("prod-2026-10", 1.0), ("cand-2026-11", 0.8)):
+        logit = np.where(label, 1.8, -1.8) + rng.normal(0, noise, n)
+        rows.append(pd.DataFrame({"case_id": gold["case_id"], "system": system,
+                                  "prob": 1 / (1 + np.exp(-logit))}))
+    pd.concat(rows).to_csv(folder / "scores.csv", index=False)
+
+
+def test_wheel_runs_evaluate_and_gate_in_an_empty_folder(installed: Path,
+                                                        tmp_path: Path) -> None:
+    team = tmp_path / "team"
+    team.mkdir()
+    _team_files(team)
+    env = {k: v for k, v in os.environ.items() if k not in ("SMO_EVAL_CONF_DIR", "PYTHONPATH")}
+    smo = str(installed / "bin" / "smo-eval")
+    where = _run([str(installed / "bin" / "python"), "-c",
+                  "import smo_eval; print(smo_eval.__file__)"], team, env).stdout
+    assert str(installed) in where and str(ROOT) not in where
+    common = ["data.gold=gold.csv", "data.predictions=scores.csv",
+              "data.columns.item_id=case_id", "data.columns.label=verdict",
+              "data.columns.model=system", "data.columns.score=prob",
+              "data.labels.negative=[ok]", "slicing.dimensions=[channel]", "slicing.crosses=[]",
+              "mlflow.enabled=false"]
+    done = _run([smo, "evaluate", *common], team, env)
+    assert "Traceback" not in done.stderr
+    table = pd.read_csv(team / "outputs/evaluate/slice_metrics.csv")
+    assert set(table["model"]) == {"prod-2026-10", "cand-2026-11"}
+    assert set(table["slice"]) >= {"overall", "channel=app", "channel=web", "channel=live"}
+    gate = _run([smo, "gate", *common, "compare.baseline=prod-2026-10"], team, env)
+    verdict = json.loads((team / "outputs/gate/gate.json").read_text(encoding="utf-8"))
+    assert verdict["candidate"] == "cand-2026-11" and verdict["baseline"] == "prod-2026-10"
+    assert verdict["verdict"] == "pass", gate.stdout
+    statuses = {c["name"]: c["status"] for c in verdict["checks"]}
+    assert statuses["overall_recall"] == "pass"
+    assert statuses["annotator_agreement"] == statuses["score_drift"] == "skipped"
+    # Nothing of the sample world leaks in: no data/sample, no conf/ was needed.
+    assert sorted(p.name for p in team.iterdir()) == ["gold.csv", "outputs", "scores.csv"]
