@@ -30,8 +30,9 @@ def prepare(rows: int, workdir: Path) -> None:
 
 def run(rows: int, workdir: Path) -> list[dict]:
     prepare(rows, workdir)
-    from smo_eval.commands.context import Context
     from smo_eval.commands.inputs import load_inputs
+
+    from smo_eval.commands.context import Context
     from smo_eval.stages.compare import compare
 
     here = Path.cwd()
