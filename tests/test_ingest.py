@@ -69,8 +69,6 @@ def _edit(path: Path, change: str) -> None:
      "duplicate item_id 'case-3' with conflicting values"),
     ("predictions", "predictions", "orphan_prediction", 82, "item_id",
      "prediction for an item without gold"),
-    ("predictions", "gold", "unscored_gold", 13, "item_id",
-     "gold item has no prediction from any model"),
 ])
 def test_bad_input_exits_2_naming_file_row_column(project: Path, edited: str, named: str,
                                                    change: str, row: int | None, column: str,
@@ -86,6 +84,22 @@ def test_bad_input_exits_2_naming_file_row_column(project: Path, edited: str, na
     if row is not None:
         assert f"{paths[named]}, row {row}," in text
     assert "Traceback" not in result.output
+
+
+def test_unscored_gold_is_kept_and_counted_or_an_error_when_asked(project: Path) -> None:
+    """A gold item no model scored is not an error by default: it stays, each model counts it
+    as not scored (notice, coverage table, n_unscored per slice); `data.unscored=error` makes
+    it one, naming the file, row and column."""
+    paths = _world(project)
+    _edit(paths["predictions"], "unscored_gold")
+    kept = run_cli(*_args(paths))
+    assert kept.exit_code == 0, kept.output
+    assert "1 of 40 gold items (2.5%) have no prediction from any model" in kept.output
+    assert "m1: scored 39 of 40 gold items (97.5%); 1 not scored" in kept.output
+    refused = run_cli(*_args(paths), "data.unscored=error")
+    text = " ".join(refused.output.split())
+    assert refused.exit_code == 2
+    assert f"{paths['gold']}, row 13, column 'item_id': gold item has no prediction" in text
 
 
 @pytest.mark.parametrize("content, message", [(b"", "empty file"),

@@ -51,6 +51,10 @@ class DataConfig:
         "fail", "Rows that break the contract: fail (exit 2, every problem listed) or "
         "quarantine (set aside to outputs/ingest/quarantine/<table>.csv, counted).",
         choices=("fail", "quarantine"))
+    unscored: str = setting(
+        "keep", "Gold items no model scored: keep them (counted per model as not scored: the "
+        "coverage table, the gate's coverage check and its unscored-slice rule) or treat them "
+        "as errors.", choices=("keep", "error"))
     max_quarantine_share: float = setting(
         0.05, "With on_error=quarantine, still fail when more than this share of a table is "
         "set aside.", bounds=(0.0, 1.0))

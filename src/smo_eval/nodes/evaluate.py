@@ -14,6 +14,7 @@ from smo_eval.tracking import StageRun
 
 def run(ctx: StageContext) -> StageResult:
     from smo_eval.stages.evaluate import evaluate
+    from smo_eval.stages.ingest import coverage
 
     data = ctx.dataset()
     cfg = ctx.config.evaluate
@@ -25,11 +26,14 @@ def run(ctx: StageContext) -> StageResult:
     outputs = {
         "evaluate.slice_metrics": result.slice_metrics,
         "evaluate.metrics": result.headline,
+        "evaluate.coverage": coverage(data.scores[models], len(data.eval_table)),
         **{f"evaluate.{kind}": {m: c[kind] for m, c in result.curves.items()}
            for kind in ("roc", "pr", "reliability")},
     }
     metrics = {f"{model}/{key}": head[key] for model, head in result.headline.items()
                for key in HEADLINE_PER_MODEL if head.get(key) is not None}
+    table = outputs["evaluate.coverage"]
+    metrics |= {f"{r.model}/scored_share": float(r.scored_share) for r in table.itertuples()}
     return StageResult(outputs, capped(metrics), {"models": ",".join(result.headline)},
                        result.notices, result, run_label=", ".join(result.headline))
 
@@ -42,6 +46,13 @@ def show(result: StageResult) -> None:
     kinds = {c: "ratio" for c in cols} | {"model": "text", "n": "count", "n_pos": "count",
                                           "ece": "num"}
     console.console.print(console.table("Overall (95% intervals)", overall[cols], kinds))
+    covered = result.outputs["evaluate.coverage"]
+    partial = covered[covered["unscored"] > 0]
+    if len(partial):
+        console.console.print(console.table(
+            "Coverage: gold items each model scored (the rest are not in its metrics)", partial,
+            {"gold_items": "count", "scored": "count", "unscored": "count",
+             "scored_share": "ratio"}))
     frame = evaluation.slice_metrics
     weakest = (frame[(frame["slice"] != "overall") & ~frame["low_support"]]
                .sort_values("recall_lo").groupby("model", observed=True).head(5))

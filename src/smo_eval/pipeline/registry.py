@@ -127,6 +127,8 @@ STAGES: tuple[Stage, ...] = (
                    "one row per model and slice"),
             Entry("evaluate.metrics", "evaluate/metrics.json", "json",
                   "headline metrics per model", dvc="metric"),
+            Entry("evaluate.coverage", "evaluate/coverage.csv", "csv",
+                  "per model: gold items, scored, not scored"),
             Entry("evaluate.roc", "evaluate/curves/roc", "frames", "ROC curve per model",
                   dvc="plot", plot={"x": "fpr", "y": "tpr"}),
             Entry("evaluate.pr", "evaluate/curves/pr", "frames", "PR curve per model",

@@ -39,8 +39,9 @@ METRICS = ["precision", "recall", "f1", "fpr", "accuracy", "roc_auc", "pr_auc", 
 INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, *RANK_METRICS_WITH_CI]
 COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
            *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi")),
-           "dimension", "threshold", "low_support", "undefined", "slice_key"]
-HEADLINE = ["n", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc", "pr_auc", "brier",
+           "dimension", "threshold", "low_support", "undefined", "n_unscored", "slice_key"]
+HEADLINE = ["n", "n_unscored", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc",
+            "pr_auc", "brier",
             "ece", *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi"))]
 
 
@@ -74,7 +75,8 @@ def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
     for model in models:
         stats = count_model(index, labels, scores[model].to_numpy(), thresholds[model],
                             cfg.score_bins)
-        frame = _slice_frame(model, index, stats, thresholds[model], cfg)
+        frame = _slice_frame(model, index, stats, thresholds[model], cfg,
+                             _unscored(index, scores[model].to_numpy()))
         frames.append(frame)
         curves[model] = _curves(stats, cfg)
         overall = frame.iloc[0]
@@ -92,8 +94,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _unscored(index: SliceIndex, scores: np.ndarray) -> np.ndarray:
+    """Per slice, the gold items the model did not score (they are not in its counts)."""
+    missing = np.isnan(scores)
+    per_cell = np.bincount(index.cell_of_row[missing], minlength=index.n_cells).astype(float)
+    return index.aggregate(per_cell).round().astype(np.int64)
+
+
 def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Threshold,
-                 cfg: EvaluateConfig) -> pd.DataFrame:
+                 cfg: EvaluateConfig, unscored: np.ndarray) -> pd.DataFrame:
     cells = stats.cells
     n, n_pos = stats.n, stats.n_pos
     neg, pos = stats.hist[:, 0], stats.hist[:, 1]
@@ -115,9 +124,10 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
     values["threshold"] = slice_thresholds(index, threshold)
     values["low_support"] = (n < cfg.min_support.n) | (n_pos < cfg.min_support.positives)
     values["undefined"] = undefined_metrics(cells)
+    values["n_unscored"] = unscored
     values["slice_key"] = [to_json(k) for k in index.keys]
     frame = pd.DataFrame(values)
-    return frame[frame["n"] > 0].reset_index(drop=True)
+    return frame[(frame["n"] + frame["n_unscored"]) > 0].reset_index(drop=True)
 
 
 def slice_thresholds(index: SliceIndex, threshold: Threshold) -> np.ndarray:

@@ -83,7 +83,7 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
     annotations = check("annotations", labels=labels)
     tables = {t.name: t for t in (items, gold, predictions, annotations) if t is not None}
 
-    _cross_check(tables, raw)
+    _cross_check(tables, raw, keep_unscored=data_cfg.unscored == "keep")
     _enforce_policy(tables, data_cfg)
 
     eval_table = _join_items(tables["gold"].frame, items.frame if items else None, taxonomy)
@@ -95,8 +95,29 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
         eval_table=eval_table, scores=scores, annotations=ann, problems=problems,
         rejected={n: t.rejected for n, t in tables.items() if not t.rejected.empty},
         summary=_summary(tables, eval_table, scores),
-        notices=[str(n) for t in tables.values() for n in t.notices],
+        notices=[str(n) for t in tables.values() for n in t.notices]
+        + coverage_notices(scores, len(eval_table)),
     )
+
+
+def coverage(scores: pd.DataFrame, gold_items: int) -> pd.DataFrame:
+    """Per model: gold items, how many it scored, how many not, and the share scored."""
+    scored = np.array([int(scores[m].notna().sum()) for m in scores.columns], dtype=np.int64)
+    return pd.DataFrame({"model": [str(m) for m in scores.columns], "gold_items": gold_items,
+                         "scored": scored, "unscored": gold_items - scored,
+                         "scored_share": scored / max(gold_items, 1)})
+
+
+def coverage_notices(scores: pd.DataFrame, gold_items: int) -> list[str]:
+    """One line per model that did not score every gold item (never silently left out)."""
+    table = coverage(scores, gold_items)
+    none = int(scores.isna().all(axis=1).sum()) if scores.shape[1] else gold_items
+    out = [f"{none:,} of {gold_items:,} gold items ({none / max(gold_items, 1):.1%}) have no "
+           "prediction from any model: kept, and counted as not scored"] if none else []
+    out += [f"{r.model}: scored {r.scored:,} of {r.gold_items:,} gold items "
+            f"({r.scored_share:.1%}); {r.unscored:,} not scored" for r in table.itertuples()
+            if r.unscored]
+    return out
 
 
 def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
@@ -125,7 +146,8 @@ def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
     table.frame = table.frame.loc[~mask].reset_index(drop=True)
 
 
-def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None]) -> None:
+def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None],
+                 keep_unscored: bool = True) -> None:
     """Every prediction has gold, every gold item has a prediction and (if given) an item row."""
     gold, preds = tables["gold"], tables["predictions"]
     gold_ids = pd.Index(gold.frame["item_id"])
@@ -141,6 +163,9 @@ def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None
                (_among(preds.frame["item_id"], gold), "prediction for an item whose gold row "
                 "was rejected"))
     unscored = ~gold.frame["item_id"].isin(preds.frame["item_id"]).to_numpy()
+    if keep_unscored:
+        # Kept: every model counts them as gold items it did not score (coverage).
+        unscored &= _among(gold.frame["item_id"], preds)
     _flag_rows(gold, _raw(raw, "gold"), unscored, "item_id",
                "gold item has no prediction from any model",
                (_among(gold.frame["item_id"], preds), "gold item has no prediction left: its "
@@ -250,6 +275,7 @@ def _summary(tables: dict[str, Validated], eval_table: pd.DataFrame,
         "gold_items": len(eval_table),
         "positives": int(eval_table["label"].sum()),
         "models": {m: int(scores[m].notna().sum()) for m in scores.columns},
+        "unscored_by_all": int(scores.isna().all(axis=1).sum()) if scores.shape[1] else 0,
         "gold_version": _gold_version(eval_table),
     }
 
