@@ -15,7 +15,7 @@ from statsmodels.stats.contingency_tables import Table2x2
 
 from smo_eval.engine import lattice
 from smo_eval.stages.errors import errors
-from tests.settings import config, plain
+from tests.settings import config
 
 PLANTED = {"language": "hi", "surface": "livestream"}
 
@@ -53,11 +53,11 @@ def _world(seed: int = 7, n: int = 12000) -> tuple[pd.DataFrame, pd.DataFrame, n
 
 @pytest.fixture(scope="module")
 def analysis() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, object]:
-    cfg = config(*["errors.columns=[region,language,surface,content_type]",
-                       "slicing.dimensions=[language]", "slicing.crosses=[]"])
+    cfg = config("errors.columns=[region,language,surface,content_type]",
+                 "slicing.dimensions=[language]", "slicing.crosses=[]")
     table, scores, planted = _world()
-    result = errors(table, scores, plain(cfg.errors), plain(cfg.slicing),
-                    seed=int(cfg.seed))
+    result = errors(table, scores, cfg.errors, cfg.slicing, seed=int(cfg.seed),
+                    thresholds={m: 0.5 for m in scores.columns})
     return table, scores, planted, result
 
 

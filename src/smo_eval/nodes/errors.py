@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
-
 from smo_eval import console
 from smo_eval.nodes import capped
 from smo_eval.pipeline.context import StageContext
@@ -17,12 +15,9 @@ def run(ctx: StageContext) -> StageResult:
     from smo_eval.stages.errors import errors
 
     data = ctx.dataset()
-    cfg = ctx.config.errors
-    if cfg.columns is None:
-        cfg = replace(cfg, columns=list(ctx.config.slicing.dimensions))
     thresholds = ctx.operating_points(data.models, data.eval_table)
     with ctx.progress("analysing errors"):
-        result = errors(data.eval_table, data.scores, asdict(cfg), asdict(ctx.config.slicing),
+        result = errors(data.eval_table, data.scores, ctx.config.errors, ctx.config.slicing,
                         ctx.seed, thresholds=thresholds, annotations=data.annotations,
                         severity=Taxonomy.from_config(ctx.config.taxonomy).severity_of())
     outputs = {f"errors.{name}": getattr(result, name) for name in TABLES}
