@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
 from smo_eval.config import load_config
+from smo_eval.config.schema_more import DriftConfig
 from smo_eval.sample import generate_world
 from smo_eval.stages.drift_windows import Window, split_by_time
 from smo_eval.taxonomy import Taxonomy
@@ -22,6 +24,18 @@ NO_DRIFT = ["sample.planted.drift.language_mix.factor=1.0",
 def config(overrides: list[str] | None = None) -> dict[str, Any]:
     """The sample-world configuration as plain data (drift's stage functions take mappings)."""
     return load_config(overrides or [], preset="sample").plain()
+
+
+def typed(cls: type, values: Any) -> Any:
+    """A settings dataclass from plain values, checked as the loader checks them."""
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), values))
+
+
+def drift_settings(cfg: dict[str, Any]) -> DriftConfig:
+    """The drift section of a plain configuration, typed (what the drift functions take)."""
+    settings = typed(DriftConfig, cfg["drift"])
+    assert isinstance(settings, DriftConfig)
+    return settings
 
 
 def world_windows(n_items: int, overrides: list[str] | None = None, seed: int = 7

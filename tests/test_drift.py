@@ -17,7 +17,7 @@ from scipy.spatial.distance import jensenshannon
 from smo_eval.engine import divergence
 from smo_eval.stages.drift import drift
 from tests.conftest import run_cli
-from tests.drift_helpers import NO_DRIFT, world_windows
+from tests.drift_helpers import NO_DRIFT, drift_settings, world_windows
 
 THRESHOLDS = {"v1": 0.5, "v2": 0.5}
 
@@ -45,7 +45,7 @@ def test_effect_sizes_and_p_values_match_scipy() -> None:
 @pytest.fixture(scope="module")
 def planted() -> tuple:
     ref, cur, cfg = world_windows(60_000)
-    return drift(ref, cur, ["v1", "v2"], THRESHOLDS, cfg["drift"], seed=1), cfg
+    return drift(ref, cur, ["v1", "v2"], THRESHOLDS, drift_settings(cfg), seed=1), cfg
 
 
 def test_planted_language_mix_and_score_shift_are_found_and_nothing_else(planted: tuple) -> None:
@@ -105,7 +105,7 @@ def test_label_free_estimate_lands_in_its_interval_in_most_slices(planted: tuple
 
 def test_estimate_covers_truth_without_drift() -> None:
     ref, cur, cfg = world_windows(100_000, NO_DRIFT, seed=11)
-    est = drift(ref, cur, ["v1", "v2"], THRESHOLDS, cfg["drift"], seed=1).estimate
+    est = drift(ref, cur, ["v1", "v2"], THRESHOLDS, drift_settings(cfg), seed=1).estimate
     big = est[est["actual_positives"] >= 30]
     for metric in ("precision", "recall"):
         assert big[f"{metric}_in_interval"].mean() >= 0.9, metric
@@ -118,7 +118,7 @@ def test_estimate_covers_truth_without_drift() -> None:
 def test_same_distribution_raises_no_alarm(n_items: int) -> None:
     cfg_terms_off = ["drift.terms.subsets=[]"]
     ref, cur, cfg = world_windows(n_items, NO_DRIFT + cfg_terms_off, seed=5)
-    result = drift(ref, cur, ["v1", "v2"], THRESHOLDS, cfg["drift"], seed=1)
+    result = drift(ref, cur, ["v1", "v2"], THRESHOLDS, drift_settings(cfg), seed=1)
     assert len(result.drift) > 60 and result.terms.empty
     assert not result.drift["drifted"].any(), result.alarms
     # Large slices are measured with small effects: the rule, not a lack of data, is quiet.
@@ -132,7 +132,7 @@ def test_large_sample_alone_does_not_alarm() -> None:
     slight = [o for o in NO_DRIFT if "language_mix" not in o]
     slight += ["sample.planted.drift.language_mix.factor=1.1", "drift.terms.subsets=[]"]
     ref, cur, cfg = world_windows(1_000_000, slight, seed=5)
-    result = drift(ref, cur, ["v1"], {"v1": 0.5}, cfg["drift"], seed=1)
+    result = drift(ref, cur, ["v1"], {"v1": 0.5}, drift_settings(cfg), seed=1)
     row = result.drift.set_index(["column", "slice"]).loc[("language", "overall")]
     assert row["p_value"] < 1e-6 and row["value"] < row["threshold"] and not row["drifted"]
 

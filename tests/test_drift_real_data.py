@@ -13,6 +13,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from smo_eval.config.schema_more import EstimateConfig
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.stages.drift_estimate import estimate_performance
 from smo_eval.stages.drift_windows import Window
@@ -105,7 +106,7 @@ def test_cold_label_free_estimate_covers_true_performance(shared_data: Path,
         ref, cur = whole.take(np.flatnonzero(half)), whole.take(np.flatnonzero(~half))
         index, _ = build_slice_index(cur.table, ["topic"], [])
         est = estimate_performance(ref, cur, ["char_lr"], {"char_lr": 0.5}, index,
-                                   {"calibrate_by": ["topic"]})
+                                   EstimateConfig(calibrate_by=["topic"]))
         for metric, hits in covered.items():
             hits += est[f"{metric}_in_interval"].astype(bool).tolist()
     for metric, hits in covered.items():

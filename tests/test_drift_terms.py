@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from smo_eval.config.schema_more import DriftTermsConfig
 from smo_eval.engine import terms
 from smo_eval.errors import ConfigError
 from smo_eval.stages.drift_terms import emerging_terms
 from smo_eval.stages.drift_windows import Window
-from tests.drift_helpers import config
+from tests.drift_helpers import config, typed
 
 ZH = ["今天天气不错", "刚下班回家", "周末去爬山", "这家店的面很好吃", "排队排了一个小时",
       "新手机到了", "猫又把花盆打翻了", "晚上一起看电影", "地铁好挤", "明天要考试", "终于放假了",
@@ -61,7 +62,8 @@ def _windows(language: bool = True) -> tuple[Window, Window]:
 
 
 def _terms(ref: Window, cur: Window, **overrides: Any) -> tuple[pd.DataFrame, list[str]]:
-    cfg = {**config()["drift"]["terms"], "subsets": ["all"], **overrides}
+    cfg = typed(DriftTermsConfig, {**config()["drift"]["terms"], "subsets": ["all"],
+                                   **overrides})
     return emerging_terms(ref, cur, ["m"], {"m": 0.5}, cfg, np.random.default_rng(1))
 
 

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa
 
+from smo_eval.config.schema_stages import LabelIssuesConfig
 from smo_eval.sample import generate_world
 from smo_eval.stages.adjudication import dawid_skene, majority
 from smo_eval.stages.agreement import Ratings
@@ -216,7 +217,7 @@ def test_label_issues_weigh_annotators_against_hard_model_scores() -> None:
     p[unanimous_gold] = 1.0 - gold[unanimous_gold]  # ... wrong on 40 unanimous items
     against = np.flatnonzero(np.where(gold == 1, votes == 0, votes == 3))
     p[against] = gold[against]  # ... and on gold's side where all annotators are against it
-    issues, headline = find_issues(table, p, Ratings.from_frame(ann), {}, [])
+    issues, headline = find_issues(table, p, Ratings.from_frame(ann), LabelIssuesConfig(), [])
     flagged = set(issues["item_id"])
     assert not flagged & set(unanimous_gold.tolist())
     assert len(against) >= 5 and set(against.tolist()) <= flagged
@@ -229,7 +230,8 @@ def test_label_issues_at_the_edges() -> None:
     """One class only among the votes, no scores, and fewer than ten annotated items."""
     table, ann, _ = _crowd(200, seed=4)
     ones = ann.assign(label=0)
-    issues, _ = find_issues(table, np.full(len(table), np.nan), Ratings.from_frame(ones), {}, [])
+    issues, _ = find_issues(table, np.full(len(table), np.nan), Ratings.from_frame(ones),
+                            LabelIssuesConfig(), [])
     # Every gold violation contradicted by three 'safe' votes, no model evidence either way.
     votes = ones.groupby("item_id").size()
     expected = set(table.loc[(table["label"] == 1) & table["item_id"].isin(votes.index),
@@ -237,6 +239,6 @@ def test_label_issues_at_the_edges() -> None:
     assert set(issues["item_id"]) == expected and issues["p_gold_wrong"].notna().all()
     few = ann[ann["item_id"] < 6]
     issues, headline = find_issues(table, np.random.default_rng(0).random(len(table)),
-                                   Ratings.from_frame(few), {}, [])
+                                   Ratings.from_frame(few), LabelIssuesConfig(), [])
     assert headline["model_calibration_slope"] == 0.0
     assert set(issues["reason"]) <= {"annotators_and_models", "confident_learning"}

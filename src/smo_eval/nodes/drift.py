@@ -3,14 +3,13 @@ Evidently report out."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from smo_eval import console
-from smo_eval.config.schema_more import WindowFiles
+from smo_eval.config.schema_more import DriftConfig, WindowFiles
 from smo_eval.errors import ConfigError
 from smo_eval.nodes import capped
 from smo_eval.pipeline.context import StageContext
@@ -94,16 +93,15 @@ def run(ctx: StageContext) -> StageResult:
     points = ctx.operating_points(models, current.table)
     thresholds = {m: scalar(t) for m, t in points.items()}
     use_evidently = cfg.evidently.enabled
-    plain = asdict(cfg)
     with ctx.progress("drift", total=4 + use_evidently) as step:
         try:
-            result = drift(reference, current, models, thresholds, plain, ctx.seed,
+            result = drift(reference, current, models, thresholds, cfg, ctx.seed,
                            progress=step)
         except ValueError as exc:
             raise ConfigError(f"drift: {exc}") from None
         snapshot = None
         if use_evidently:
-            snapshot, ev = _evidently(reference, current, result, models, plain, ctx.seed)
+            snapshot, ev = _evidently(reference, current, result, models, cfg, ctx.seed)
             result.drift = result.drift.merge(ev, how="left", on=["column", "slice"])
             step("evidently")
     html = (_snapshot_page(snapshot) if snapshot is not None
@@ -137,7 +135,7 @@ def _note_page(why: str) -> Any:
 
 
 def _evidently(reference: Any, current: Any, result: Any, models: list[str],
-               cfg: dict[str, Any], seed: int) -> tuple[Any, pd.DataFrame]:
+               cfg: DriftConfig, seed: int) -> tuple[Any, pd.DataFrame]:
     """Evidently on the columns the stage tested (scores included); rows only for those."""
     from smo_eval.stages.drift_evidently import evidently_drift
 
@@ -145,7 +143,7 @@ def _evidently(reference: Any, current: Any, result: Any, models: list[str],
     numeric = columns.loc[columns["test"] == "ks", "column"].tolist()
     categorical = columns.loc[columns["test"] != "ks", "column"].tolist()
     snapshot, ev = evidently_drift(reference, current, categorical, numeric, models,
-                                   cfg["evidently"], seed)
+                                   cfg.evidently, seed)
     overall = result.drift[["column", "slice"]].drop_duplicates()
     ev = ev.merge(overall[overall["slice"] == "overall"], on="column")
     return snapshot, ev

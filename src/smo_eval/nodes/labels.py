@@ -7,7 +7,7 @@ agreement only.
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import pandas as pd
 
@@ -56,8 +56,8 @@ def run(ctx: StageContext) -> StageResult:
         raise ContractError([RowProblem("config", None, None, "labels needs data.annotations, "
                                         "or data.gold with data.predictions")])
     with ctx.progress("label quality"):
-        result = label_quality(annotations, table, scores, asdict(cfg),
-                               asdict(ctx.config.slicing), seed=ctx.seed)
+        result = label_quality(annotations, table, scores, cfg, ctx.config.slicing,
+                               seed=ctx.seed)
     extra = [c for c in result.agreement.columns if c not in AGREEMENT_COLUMNS]
     outputs = {key: getattr(result, attr) for key, attr in TABLES.items()}
     outputs["labels.agreement"] = result.agreement[AGREEMENT_COLUMNS + extra]

@@ -7,12 +7,10 @@ whose judgments are not unanimous are recorded as disputed either way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_stages import AdjudicationConfig
 from smo_eval.errors import ConfigError
 from smo_eval.stages.agreement import Ratings, cohen_kappa
 
@@ -70,19 +68,18 @@ def dawid_skene(r: Ratings, max_iter: int = 100, tol: float = 1e-6) -> np.ndarra
     return post
 
 
-def adjudicate(r: Ratings, cfg: Mapping[str, Any], gold: np.ndarray | None) -> pd.DataFrame:
+def adjudicate(r: Ratings, cfg: AdjudicationConfig, gold: np.ndarray | None) -> pd.DataFrame:
     """One row per rated item: votes, adjudicated label, tie and dispute flags."""
     counts = r.counts()
-    method = str(cfg.get("method", "majority"))
-    label, tied = majority(counts, str(cfg.get("tie", "violating")), gold)
+    method = cfg.method
+    label, tied = majority(counts, cfg.tie, gold)
     frame = pd.DataFrame({"item_id": r.items, "n_ratings": counts.sum(axis=1)})
     for value in range(r.n_values):
         frame[f"votes_{value}"] = counts[:, value]
     frame["majority_label"] = label
     frame["tied"] = tied
     if method == "dawid_skene":
-        ds = cfg.get("dawid_skene") or {}
-        post = dawid_skene(r, int(ds.get("max_iter", 100)), float(ds.get("tol", 1e-6)))
+        post = dawid_skene(r, cfg.dawid_skene.max_iter, cfg.dawid_skene.tol)
         frame["ds_confidence"] = post.max(axis=1)
         label = post.argmax(axis=1)
     elif method != "majority":

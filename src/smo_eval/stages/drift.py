@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_more import AlarmConfig, DriftConfig
 from smo_eval.contract.schema import NON_DIMENSION_COLUMNS
 from smo_eval.engine import divergence
 from smo_eval.engine.counting import ScoreGrid
@@ -53,12 +54,12 @@ class DriftResult:
         return self.drift[self.drift["drifted"]]
 
 
-def metadata_columns(reference: Window, current: Window, cfg: Mapping[str, Any]) -> list[str]:
+def metadata_columns(reference: Window, current: Window, cfg: DriftConfig) -> list[str]:
     """Columns to test: `drift.columns`, else every metadata column both windows carry."""
-    configured = list(cfg.get("columns") or [])
+    configured = list(cfg.columns)
     if configured:
         return [c for c in configured if c in reference.table and c in current.table]
-    skip = NON_DIMENSION_COLUMNS | set(GOLD_COLUMNS) | {str(cfg.get("time_column"))}
+    skip = NON_DIMENSION_COLUMNS | set(GOLD_COLUMNS) | {cfg.time_column}
     return [c for c in reference.table.columns
             if c in current.table.columns and c not in skip
             and not pd.api.types.is_datetime64_any_dtype(reference.table[c])]
@@ -73,10 +74,11 @@ def _is_numeric(ref: pd.Series, cur: pd.Series) -> bool:
                 > _MAX_NUMERIC_LEVELS)
 
 
-def _method(column: str, kind: str, cfg: Mapping[str, Any]) -> tuple[str, float]:
+def _method(column: str, kind: str, cfg: DriftConfig) -> tuple[str, float]:
     """Effect-size method and threshold of a column: per-column setting, else by kind."""
-    alarm = cfg["alarm"]
-    spec = {**alarm[kind], **((alarm.get("per_column") or {}).get(column) or {})}
+    test = getattr(cfg.alarm, kind)
+    spec = {"method": test.method, "threshold": test.threshold,
+            **(cfg.alarm.per_column.get(column) or {})}
     method = str(spec["method"])
     if method not in divergence.EFFECT_METHODS:
         raise ValueError(f"drift.alarm method {method!r} for {column!r}: alarms use an effect "
@@ -106,27 +108,26 @@ def column_counts(ref: pd.Series, cur: pd.Series, numeric: bool
 
 def _row(kind: str, column: str, model: str, key: SliceKey, method: str,
          value: float, threshold: float, numeric: bool, p: float, n_ref: float, n_cur: float,
-         cfg: Mapping[str, Any]) -> dict[str, Any]:
+         cfg: DriftConfig) -> dict[str, Any]:
     return {"kind": kind, "column": column, "model": model, "slice": display(key),
             "dimension": dimension_of(key), "slice_key": to_json(key),
             "method": method, "value": value, "threshold": threshold,
             "test": "ks" if numeric else "chisquare", "p_value": p, "n_reference": int(n_ref),
             "n_current": int(n_cur), "drifted": bool(alarm(value, threshold, p, n_ref, n_cur,
-                                                           cfg["alarm"]))}
+                                                           cfg.alarm))}
 
 
 def alarm(value: float, threshold: float, p: float, n_ref: float, n_cur: float,
-          cfg: Mapping[str, Any]) -> bool:
+          cfg: AlarmConfig) -> bool:
     """Effect size at threshold, enough items in both windows, and (optionally) significant."""
-    min_n = int(cfg.get("min_n", 1000))
+    min_n = cfg.min_n
     if not np.isfinite(value) or n_ref < min_n or n_cur < min_n or value < threshold:
         return False
-    return not (cfg.get("require_significance", True)
-                and not p < float(cfg.get("alpha", 0.05)))
+    return not (cfg.require_significance and not p < cfg.alpha)
 
 
 def column_drift(reference: Window, current: Window, columns: Sequence[str], kind: str,
-                 cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+                 cfg: DriftConfig) -> list[dict[str, Any]]:
     """One drift row per column of the items (metadata or gold)."""
     rows = []
     for column in columns:
@@ -136,7 +137,7 @@ def column_drift(reference: Window, current: Window, columns: Sequence[str], kin
         if method == "wasserstein" and not numeric:
             method = "jensenshannon"
         r, c, centres = column_counts(ref, cur, numeric)
-        value = float(divergence.effect(method, r, c, centres, int(cfg.get("psi_bins", 10)))[0])
+        value = float(divergence.effect(method, r, c, centres, cfg.psi_bins)[0])
         p = float(divergence.p_value(r, c, numeric)[0])
         rows.append(_row(kind, column, "", (), method, value, threshold,
                          numeric, p, r.sum(), c.sum(), cfg))
@@ -144,17 +145,15 @@ def column_drift(reference: Window, current: Window, columns: Sequence[str], kin
 
 
 def score_drift(reference: Window, current: Window, models: Sequence[str],
-                cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+                cfg: DriftConfig) -> tuple[list[dict[str, Any]], list[str]]:
     """Each model's score drift overall and within every slice of `drift.slicing`.
 
     One bincount per model over (joint cell, window, fine logit bin); slices sum cells.
     """
-    slicing = cfg.get("slicing") or {}
     both = pd.concat([reference.table, current.table], ignore_index=True, join="inner")
-    index, notices = build_slice_index(both, slicing.get("dimensions") or [],
-                                       slicing.get("crosses") or [])
+    index, notices = build_slice_index(both, cfg.slicing.dimensions, cfg.slicing.crosses)
     window = np.r_[np.zeros(len(reference), np.int64), np.ones(len(current), np.int64)]
-    grid = ScoreGrid(0.5, int(cfg.get("score_bins", 4096)))
+    grid = ScoreGrid(0.5, cfg.score_bins)
     b, j = grid.n_bins, index.n_cells
     rows = []
     for model in models:
@@ -167,7 +166,7 @@ def score_drift(reference: Window, current: Window, models: Sequence[str],
         ref_h, cur_h = hist[:, 0], hist[:, 1]
         method, threshold = _method(f"score:{model}", "score", cfg)
         values = divergence.effect(method, ref_h, cur_h, grid.centres,
-                                   int(cfg.get("psi_bins", 10)))
+                                   cfg.psi_bins)
         _d, p = divergence.ks_pvalue(ref_h, cur_h)
         for s, key in enumerate(index.keys):
             rows.append(_row("score", f"score:{model}", model, key,
@@ -177,7 +176,7 @@ def score_drift(reference: Window, current: Window, models: Sequence[str],
 
 
 def drift(reference: Window, current: Window, models: Sequence[str],
-          thresholds: Mapping[str, float], cfg: Mapping[str, Any], seed: int,
+          thresholds: Mapping[str, float], cfg: DriftConfig, seed: int,
           progress: Callable[[str], None] | None = None) -> DriftResult:
     """Everything `smo-eval drift` reports, from two windows (see module docstring)."""
     step = progress or (lambda _label: None)
@@ -197,14 +196,12 @@ def drift(reference: Window, current: Window, models: Sequence[str],
     score_rows, slice_notices = score_drift(reference, current, models, cfg)
     notices += slice_notices
     step("scores")
-    slicing = cfg.get("slicing") or {}
-    index, _ = build_slice_index(current.table, slicing.get("dimensions") or [],
-                                 slicing.get("crosses") or [])
+    index, _ = build_slice_index(current.table, cfg.slicing.dimensions, cfg.slicing.crosses)
     estimate = estimate_performance(reference, current, models, thresholds, index,
-                                    cfg.get("estimate") or {})
+                                    cfg.estimate)
     step("estimate")
     terms, term_notices = emerging_terms(reference, current, models, thresholds,
-                                         cfg.get("terms") or {}, np.random.default_rng(seed))
+                                         cfg.terms, np.random.default_rng(seed))
     notices += term_notices
     step("terms")
     table = pd.DataFrame(rows + score_rows, columns=DRIFT_COLUMNS)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
+from smo_eval.config.schema_more import EstimateConfig
 from smo_eval.engine.counting import ScoreGrid
 from smo_eval.engine.slices import SliceIndex
 from smo_eval.stages.drift_windows import Window
@@ -222,20 +222,17 @@ def _actual(current: Window, model: str, threshold: float, index: SliceIndex,
 
 def estimate_performance(reference: Window, current: Window, models: Sequence[str],
                          thresholds: Mapping[str, float], index: SliceIndex,
-                         cfg: Mapping[str, Any]) -> pd.DataFrame:
+                         cfg: EstimateConfig) -> pd.DataFrame:
     """Estimated (and, with gold, true) precision and recall per model and slice."""
-    by = cfg.get("calibrate_by") or []
-    group_cols = [by] if isinstance(by, str) else list(by)
-    support = cfg.get("min_calibration") or {}
-    grid_bins = int(cfg.get("bins", 512))
+    group_cols = list(cfg.calibrate_by)
+    grid_bins = cfg.bins
     frames = []
     for model in models:
         grid = ScoreGrid(float(thresholds[model]), grid_bins)
-        cal = calibrate(reference, model, group_cols, int(support.get("n", 500)),
-                        int(support.get("positives", 50)), grid,
-                        int(cfg.get("min_bin_items", 100)))
+        cal = calibrate(reference, model, group_cols, cfg.min_calibration.n,
+                        cfg.min_calibration.positives, grid, cfg.min_bin_items)
         frame = estimate_model(current, model, float(thresholds[model]), cal, index,
-                               group_cols, float(cfg.get("level", 0.95)))
+                               group_cols, cfg.level)
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     if "actual_precision" in out.columns:

@@ -8,12 +8,13 @@ random sample; the alarms of `stages.drift` use the full windows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_more import EvidentlyConfig
 from smo_eval.stages.drift_windows import Window
 
 
@@ -36,14 +37,14 @@ def _frame(window: Window, columns: Sequence[str], models: Sequence[str], limit:
 
 
 def evidently_drift(reference: Window, current: Window, categorical: Sequence[str],
-                    numeric: Sequence[str], models: Sequence[str], cfg: Mapping[str, Any],
+                    numeric: Sequence[str], models: Sequence[str], cfg: EvidentlyConfig,
                     seed: int) -> tuple[Any, pd.DataFrame]:
     """Run the Evidently report; returns the snapshot (for HTML) and one row per column."""
     from evidently import DataDefinition, Dataset, Report  # slow import (~3 s): only here
     from evidently.presets import DataDriftPreset
 
     rng = np.random.default_rng(seed)
-    limit = int(cfg.get("max_rows", 100_000))
+    limit = cfg.max_rows
     columns = [*categorical, *numeric]
     ref = _frame(reference, columns, models, limit, rng)
     cur = _frame(current, columns, models, limit, rng)
@@ -52,10 +53,10 @@ def evidently_drift(reference: Window, current: Window, categorical: Sequence[st
                                 numerical_columns=[*numeric, *scores])
     preset = DataDriftPreset(
         columns=[*columns, *scores],
-        cat_method=cfg.get("cat_method"), cat_threshold=cfg.get("cat_threshold"),
-        num_method=cfg.get("num_method"), num_threshold=cfg.get("num_threshold"),
-        per_column_method=dict(cfg.get("per_column_method") or {}) or None,
-        per_column_threshold=dict(cfg.get("per_column_threshold") or {}) or None)
+        cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold,
+        num_method=cfg.num_method, num_threshold=cfg.num_threshold,
+        per_column_method=dict(cfg.per_column_method) or None,
+        per_column_threshold=dict(cfg.per_column_threshold) or None)
     snapshot = Report([preset], include_tests=True).run(
         Dataset.from_pandas(cur, data_definition=definition),
         Dataset.from_pandas(ref, data_definition=definition))

@@ -26,13 +26,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
+from smo_eval.config.schema_more import DriftTermsConfig
 from smo_eval.engine import terms
 from smo_eval.errors import ConfigError
 from smo_eval.stages.drift_windows import Window
@@ -41,9 +42,9 @@ COLUMNS = ["language", "subset", "model", "rank", "term", "ref_count", "cur_coun
            "ref_items", "cur_items", "ref_share", "cur_share", "share_ratio", "log_odds", "z"]
 
 
-def _han_words(cfg: Mapping[str, Any]) -> Callable[[str], list[str]] | None:
+def _han_words(cfg: DriftTermsConfig) -> Callable[[str], list[str]] | None:
     """jieba's segmentation of Han runs when configured (optional: `pip install jieba`)."""
-    if cfg.get("zh_segmenter") != "jieba":
+    if cfg.zh_segmenter != "jieba":
         return None
     try:
         jieba = importlib.import_module("jieba")
@@ -53,10 +54,10 @@ def _han_words(cfg: Mapping[str, Any]) -> Callable[[str], list[str]] | None:
     return cast(Callable[[str], list[str]], jieba.lcut)
 
 
-def _analyzer(cfg: Mapping[str, Any]) -> Callable[[str], list[str]]:
+def _analyzer(cfg: DriftTermsConfig) -> Callable[[str], list[str]]:
     """Tokeniser by script (see module docstring), the same for every language group."""
-    clo, chi = cfg.get("char_ngrams", [2, 3])
-    wlo, whi = cfg.get("word_ngrams", [1, 2])
+    clo, chi = cfg.char_ngrams
+    wlo, whi = cfg.word_ngrams
     han = _han_words(cfg)
 
     def analyze(text: str) -> list[str]:
@@ -83,13 +84,12 @@ def log_odds_z(ref: np.ndarray, cur: np.ndarray, n_ref: float, n_cur: float,
 
 
 def _subsets(reference: Window, current: Window, models: Sequence[str],
-             thresholds: Mapping[str, float], cfg: Mapping[str, Any]
+             thresholds: Mapping[str, float], cfg: DriftTermsConfig
              ) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], list[str]]:
     """(subset, model, reference rows, current rows) masks, and notices for skipped subsets."""
     out = [("all", "", np.ones(len(reference), bool), np.ones(len(current), bool))]
     notices = []
-    subsets = cfg.get("subsets")
-    wanted = set(["all", "high_score", "missed"] if subsets is None else subsets)
+    wanted = set(cfg.subsets)
     for model in models:
         t = thresholds[model]
         rs, cs = reference.scores[model].to_numpy(), current.scores[model].to_numpy()
@@ -109,19 +109,19 @@ def _subsets(reference: Window, current: Window, models: Sequence[str],
 
 
 def emerging_terms(reference: Window, current: Window, models: Sequence[str],
-                   thresholds: Mapping[str, float], cfg: Mapping[str, Any],
+                   thresholds: Mapping[str, float], cfg: DriftTermsConfig,
                    rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
     """Rising n-grams per language and subset, ranked by z (see module docstring)."""
-    text_col = str(cfg.get("text_column", "text"))
+    text_col = cfg.text_column
     if text_col not in reference.table.columns or text_col not in current.table.columns:
         return pd.DataFrame(columns=COLUMNS), [f"emerging terms skipped: no '{text_col}' column"]
-    lang_col = str(cfg.get("language_column", "language"))
+    lang_col = cfg.language_column
     analyzer = _analyzer(cfg)
     subsets, notices = _subsets(reference, current, models, thresholds, cfg)
-    ref_rows, cur_rows = (_cap(len(w), int(cfg.get("max_items", 500_000)), rng)
+    ref_rows, cur_rows = (_cap(len(w), cfg.max_items, rng)
                           for w in (reference, current))
     if len(ref_rows) < len(reference) or len(cur_rows) < len(current):
-        notices.append(f"emerging terms on a random sample of {cfg.get('max_items'):,} items "
+        notices.append(f"emerging terms on a random sample of {cfg.max_items:,} items "
                        "per window")
     texts = pd.concat([reference.table[text_col].iloc[ref_rows].astype("string"),
                        current.table[text_col].iloc[cur_rows].astype("string")],
@@ -175,7 +175,7 @@ class _Lexicon:
 
 
 def _language_terms(language: str, codes: np.ndarray, uniques: np.ndarray, in_cur: np.ndarray,
-                    masks: list[tuple[str, str, np.ndarray]], cfg: Mapping[str, Any],
+                    masks: list[tuple[str, str, np.ndarray]], cfg: DriftTermsConfig,
                     analyzer: Callable[[str], list[str]]) -> list[pd.DataFrame]:
     """Terms of one language: tokenise its distinct texts once, count per subset by product."""
     used, local = np.unique(codes, return_inverse=True)
@@ -187,10 +187,10 @@ def _language_terms(language: str, codes: np.ndarray, uniques: np.ndarray, in_cu
     except ValueError:  # no token in any text of this language
         return []
     vocab = np.asarray(vec.get_feature_names_out())
-    also = [str(v) for v in cfg.get("stopwords_also") or []]
-    stop = terms.stopwords([language, *also]) if cfg.get("stopwords", True) else frozenset()
+    also = [str(v) for v in cfg.stopwords_also]
+    stop = terms.stopwords([language, *also]) if cfg.stopwords else frozenset()
     lexicon = _Lexicon(uniques[used], stop, _han_words(cfg))
-    min_count = int(cfg.get("min_count", 20))
+    min_count = cfg.min_count
     frames = []
     for subset, model, mask in masks:
         ref_n = float((mask & ~in_cur).sum())
@@ -211,26 +211,26 @@ def _language_terms(language: str, codes: np.ndarray, uniques: np.ndarray, in_cu
     return frames
 
 
-def _stats(ref: np.ndarray, cur: np.ndarray, n: tuple[float, float], cfg: Mapping[str, Any]
+def _stats(ref: np.ndarray, cur: np.ndarray, n: tuple[float, float], cfg: DriftTermsConfig
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Log-odds, z, share ratio and whether each term is emerging (count, ratio and z)."""
-    delta, z = log_odds_z(ref, cur, n[0], n[1], float(cfg.get("prior_scale", 1.0)))
+    delta, z = log_odds_z(ref, cur, n[0], n[1], cfg.prior_scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(ref > 0, (cur / n[1]) / np.maximum(ref / n[0], 1e-300), np.inf)
-    keep = ((cur >= int(cfg.get("min_count", 20))) & (ratio >= float(cfg.get("min_ratio", 2.0)))
-            & (z >= float(cfg.get("min_z", 3.0))))
+    keep = ((cur >= cfg.min_count) & (ratio >= cfg.min_ratio)
+            & (z >= cfg.min_z))
     return delta, z, ratio, keep
 
 
 def _rank(key: tuple[str, str, str], vocab: np.ndarray, ref: np.ndarray, cur: np.ndarray,
-          n: tuple[float, float], cfg: Mapping[str, Any], lexicon: _Lexicon,
+          n: tuple[float, float], cfg: DriftTermsConfig, lexicon: _Lexicon,
           recount: Callable[[str], tuple[float, float]]) -> pd.DataFrame:
     """The top emerging terms of one (language, subset, model): one line per term (see
     `_join` and `_pick`), stopword terms out. Stopwords are judged after joining, so the
     pieces of a function phrase (我不知, 不知道) fold into it (我不知道) and leave with it."""
     _, z, _, keep = _stats(ref, cur, n, cfg)
     idx = np.flatnonzero(keep)
-    idx = idx[np.argsort(-z[idx], kind="stable")][: max(200, 10 * int(cfg.get("top_k", 20)))]
+    idx = idx[np.argsort(-z[idx], kind="stable")][: max(200, 10 * cfg.top_k)]
     han = lexicon.han is not None
     found = {str(vocab[i]): (float(ref[i]), float(cur[i])) for i in idx}
     units = {t: terms.term_units(t, han_words=han) for t in found}
@@ -255,12 +255,12 @@ def _rank(key: tuple[str, str, str], vocab: np.ndarray, ref: np.ndarray, cur: np
 
 def _join(found: dict[str, tuple[float, float]], units: dict[str, terms.Segment],
           recount: Callable[[str], tuple[float, float]], n: tuple[float, float],
-          cfg: Mapping[str, Any]) -> None:
+          cfg: DriftTermsConfig) -> None:
     """Add the joins of overlapping emerging terms with nearly the same support (current
     counts within `fold_share` of each other), recounted, when the join is emerging and holds
     `fold_share` of both: 叶子到 + 子到货 = 叶子到货, then its fragments fold into it. At most
     1,000 recounts (joins only change how a term is shown). `found`: term -> (ref, cur)."""
-    share = float(cfg.get("fold_share", 0.9))
+    share = cfg.fold_share
     new, tried = list(found), set(found)
     while new and len(tried) < 1000 + len(found):
         added = []
@@ -284,7 +284,7 @@ def _join(found: dict[str, tuple[float, float]], units: dict[str, terms.Segment]
 
 def _pick(order: np.ndarray, names: np.ndarray,
           stats: tuple[np.ndarray, np.ndarray, np.ndarray], units: dict[str, terms.Segment],
-          recount: Callable[[str], tuple[float, float]], cfg: Mapping[str, Any]) -> np.ndarray:
+          recount: Callable[[str], tuple[float, float]], cfg: DriftTermsConfig) -> np.ndarray:
     """The first `top_k` terms in z order that are neither stopword terms, folded, nor a
     context variant. `stats`: current counts, share ratios and stopword flags of `names`.
 
@@ -294,7 +294,7 @@ def _pick(order: np.ndarray, names: np.ndarray,
     and 叶子到货) and its rise is explained by s's (its share ratio is below `min_ratio` times
     s's, or s is new), so it adds no line of its own (要邮票 next to 邮票).
     """
-    share, min_ratio = float(cfg.get("fold_share", 0.9)), float(cfg.get("min_ratio", 2.0))
+    share, min_ratio = cfg.fold_share, cfg.min_ratio
     cur, ratio, stop = stats
     skip = stop | np.array([any(terms.contains(units[t], units[s]) and cur[j] >= share * cur[i]
                            for j, t in enumerate(names)) for i, s in enumerate(names)], bool)
@@ -310,7 +310,7 @@ def _pick(order: np.ndarray, names: np.ndarray,
 
     kept: list[int] = []
     for i in order:
-        if len(kept) == int(cfg.get("top_k", 20)):
+        if len(kept) == cfg.top_k:
             break
         if not skip[i] and not any(variant(int(i), k) for k in kept):
             kept.append(int(i))

@@ -34,7 +34,6 @@ probability minus the other label's), lowest first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +42,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
+from smo_eval.config.schema_stages import LabelIssuesConfig
 from smo_eval.engine.slices import SliceIndex
 from smo_eval.errors import ConfigError
 from smo_eval.stages.adjudication import dawid_skene
@@ -146,11 +146,11 @@ class GoldPosterior:
     headline: dict[str, float]
 
 
-def gold_posterior(table: pd.DataFrame, p: np.ndarray, r: Ratings, cfg: Mapping[str, Any], *,
+def gold_posterior(table: pd.DataFrame, p: np.ndarray, r: Ratings, cfg: LabelIssuesConfig, *,
                    seed: int) -> GoldPosterior:
     """P(gold label wrong) for every annotated, scored row (see module docstring)."""
     loglik, pooled, prior = annotator_log_likelihood(
-        r, prior_judgments=float(cfg.get("annotator_prior_judgments", 10)))
+        r, prior_judgments=cfg.annotator_prior_judgments)
     keys = pd.Index(r.items.astype("string"))
     at = keys.get_indexer(pd.Index(table["item_id"]).astype("string"))
     rows = np.flatnonzero(at >= 0)
@@ -182,11 +182,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def find_issues(table: pd.DataFrame, p: np.ndarray, ratings: Ratings | None,
-                cfg: Mapping[str, Any], columns: list[str], *, seed: int = 0
+                cfg: LabelIssuesConfig, columns: list[str], *, seed: int = 0
                 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Ranked suspected label errors (most suspicious first) with their evidence, and the
     estimated reliabilities behind them (empty without annotations)."""
-    rank_by = str(cfg.get("rank_by", "self_confidence"))
+    rank_by = cfg.rank_by
     if rank_by not in RANKINGS:
         raise ConfigError(f"labels.issues.rank_by={rank_by!r}; choose one of {RANKINGS}")
     labels = table["label"].to_numpy().astype(np.int64)
@@ -204,7 +204,7 @@ def find_issues(table: pd.DataFrame, p: np.ndarray, ratings: Ratings | None,
         votes[:, rows] = post.votes_for_gold, post.votes_against_gold
         right = 1 - post.p_gold_wrong
         quality[rows] = right if rank_by == "self_confidence" else 2 * right - 1
-        flagged[rows] = post.p_gold_wrong >= float(cfg.get("min_posterior", 0.5))
+        flagged[rows] = post.p_gold_wrong >= cfg.min_posterior
         reason[rows] = POSTERIOR
         headline = post.headline
     rows = np.flatnonzero(flagged)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_data import SlicingConfig
+from smo_eval.config.schema_stages import LabelsConfig
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.stages.adjudication import adjudicate, annotator_scores
 from smo_eval.stages.agreement import Ratings, slice_agreement
@@ -54,12 +56,12 @@ def _annotated_rows(table: pd.DataFrame, item_ids: pd.Series) -> pd.DataFrame:
     return rows
 
 
-def agreement(annotations: pd.DataFrame, table: pd.DataFrame | None, cfg: Mapping[str, Any]
+def agreement(annotations: pd.DataFrame, table: pd.DataFrame | None, cfg: LabelsConfig
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
     """Agreement per slice, annotator pairs, annotators, adjudicated items, notices."""
     notices: list[str] = []
     r = Ratings.from_frame(annotations)
-    dims = [str(d) for d in cfg.get("slices") or []]
+    dims = [str(d) for d in cfg.slices or []]
     if table is not None:
         table = _annotated_rows(table, annotations["item_id"])
         meta = table.copy()
@@ -79,10 +81,9 @@ def agreement(annotations: pd.DataFrame, table: pd.DataFrame | None, cfg: Mappin
             meta[column] = meta[column].astype("string")
     index, skipped = build_slice_index(meta, dims, [])
     notices += skipped
-    slices, pairs = slice_agreement(r, index, index.cell_of_row, int(cfg.get("min_shared_items",
-                                                                             20)))
+    slices, pairs = slice_agreement(r, index, index.cell_of_row, cfg.min_shared_items)
     gold = _gold_per_item(r.items, table)
-    adjudicated = adjudicate(r, cfg.get("adjudication") or {}, gold)
+    adjudicated = adjudicate(r, cfg.adjudication, gold)
     if r.identified:
         annotators = annotator_scores(r, adjudicated["adjudicated"].to_numpy(), gold)
     else:
@@ -91,14 +92,14 @@ def agreement(annotations: pd.DataFrame, table: pd.DataFrame | None, cfg: Mappin
                        "pairwise Cohen's kappa and per-annotator agreement are not computable; "
                        "Fleiss' kappa and Krippendorff's alpha are")
     if not pairs.empty and not pairs["cohen_kappa"].notna().any():
-        notices.append(f"no annotator pair shares {cfg.get('min_shared_items', 20)} items "
+        notices.append(f"no annotator pair shares {cfg.min_shared_items} items "
                        "(labels.min_shared_items): pairwise Cohen's kappa not computed")
     return slices, pairs, annotators, adjudicated, notices
 
 
 def label_quality(annotations: pd.DataFrame | None, table: pd.DataFrame | None,
-                  scores: pd.DataFrame | None, cfg: Mapping[str, Any],
-                  slicing_cfg: Mapping[str, Any], *, seed: int = 0) -> LabelQuality:
+                  scores: pd.DataFrame | None, cfg: LabelsConfig,
+                  slicing: SlicingConfig, *, seed: int = 0) -> LabelQuality:
     """Everything `smo-eval labels` reports, from whichever inputs exist."""
     notices: list[str] = []
     empty = pd.DataFrame()
@@ -112,12 +113,12 @@ def label_quality(annotations: pd.DataFrame | None, table: pd.DataFrame | None,
     issues, rates = empty, empty
     reliability: dict[str, float] = {}
     if table is not None and scores is not None and scores.shape[1]:
-        issue_cfg = cfg.get("issues") or {}
-        p = model_probability(scores, list(issue_cfg.get("models") or []) or None)
-        dims = list(slicing_cfg.get("dimensions") or [])
+        issue_cfg = cfg.issues
+        p = model_probability(scores, list(issue_cfg.models) or None)
+        dims = list(slicing.dimensions)
         ratings = Ratings.from_frame(annotations) if len(adjudicated) else None
         issues, reliability = find_issues(table, p, ratings, issue_cfg, dims, seed=seed)
-        index, _ = build_slice_index(table, dims, slicing_cfg.get("crosses") or [])
+        index, _ = build_slice_index(table, dims, slicing.crosses)
         flagged = pd.Index(table["item_id"]).isin(issues["item_id"])
         rates = issue_rates(index, np.asarray(flagged))
         if reliability:
