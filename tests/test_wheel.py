@@ -93,3 +93,46 @@ def test_wheel_runs_evaluate_and_gate_in_an_empty_folder(installed: Path,
     assert statuses["annotator_agreement"] == statuses["score_drift"] == "skipped"
     # Nothing of the sample world leaks in: no data/sample, no conf/ was needed.
     assert sorted(p.name for p in team.iterdir()) == ["gold.csv", "outputs", "scores.csv"]
+
+
+def test_a_new_team_runs_init_then_every_command_with_no_override(installed: Path,
+                                                                   tmp_path: Path) -> None:
+    """Foreign column names, the team's own categories, no region, a GBK gold file with
+    Chinese headers and values, 5% of gold unscored, one model with hard 0/1 decisions:
+    `init` writes smo-eval.yaml, then evaluate, gate and report need no override."""
+    from tests.team_data import write_team_files
+
+    team = tmp_path / "团队"
+    team.mkdir()
+    files = write_team_files(team)
+    env = {k: v for k, v in os.environ.items() if k not in ("SMO_EVAL_CONF_DIR", "PYTHONPATH")}
+    smo = str(installed / "bin" / "smo-eval")
+    _run([smo, "init", files["gold"].name, files["predictions"].name], team, env)
+    written = (team / "smo-eval.yaml").read_text(encoding="utf-8")
+    assert "item_id: 内容ID" in written and "positive: [违规]" in written
+    assert "rules-engine predicts hard 0/1 decisions" in written
+    assert "region" not in written                      # only dimensions the files have
+
+    evaluated = _run([smo, "evaluate"], team, env)
+    out = evaluated.stdout + evaluated.stderr
+    assert "309 of 6,000 gold items (5.1%) have no prediction from any model" in out
+    coverage = pd.read_csv(team / "outputs/evaluate/coverage.csv").set_index("model")
+    assert coverage.loc["cand-2026-11", "unscored"] == 309
+    table = pd.read_csv(team / "outputs/evaluate/slice_metrics.csv")
+    rules = table[(table["model"] == "rules-engine") & (table["slice"] == "overall")].iloc[0]
+    assert np.isnan(rules["roc_auc"]) and "hard 0/1 predictions" in rules["undefined"]
+    scored = table[(table["model"] == "cand-2026-11") & (table["slice"] == "overall")].iloc[0]
+    assert scored["roc_auc"] > 0.8 and scored["n_unscored"] == 309
+    assert {"渠道=私信", "语言=中文", "risk_category=武器"} <= set(table["slice"])
+
+    # The candidate did not score 5% of the gold: the gate fails closed, and says why.
+    _run([smo, "gate"], team, env, code=1)
+    verdict = json.loads((team / "outputs/gate/gate.json").read_text(encoding="utf-8"))
+    checks = {c["name"]: c for c in verdict["checks"]}
+    assert checks["coverage"]["status"] == "fail"
+    assert "scored 5,691 of 6,000 gold items" in checks["coverage"]["slices"][0]["reason"]
+    assert "no score for 309 of 6,000" in checks["overall_recall"]["slices"][0]["reason"]
+
+    _run([smo, "report", "report.png=false"], team, env)
+    assert (team / "outputs/report/report.html").stat().st_size > 100_000
+    assert not (team / "data").exists()                 # no sample world anywhere

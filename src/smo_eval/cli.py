@@ -11,15 +11,13 @@ heavy is imported until a command runs, so `--help` answers at once.
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from smo_eval import __version__
+from smo_eval.cli_common import ConfigFile, Overrides, Params, guarded
 from smo_eval.pipeline import registry
 
 if TYPE_CHECKING:
@@ -28,42 +26,6 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None,
                   help="Evaluation and error analysis for content-safety models.")
-
-Overrides = Annotated[
-    list[str] | None, typer.Argument(help="Hydra overrides, e.g. evaluate.threshold=0.6")]
-Params = Annotated[
-    Path | None, typer.Option("--params", help="Composed params file (DVC stages).")]
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="A team's config file (default: smo-eval.yaml "
-                              "in the working folder).")]
-
-
-def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user-caused failures into a message and exit code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from smo_eval import console
-        from smo_eval.errors import SmoEvalError
-
-        try:
-            return func(*args, **kwargs)
-        except SmoEvalError as exc:
-            console.error(str(exc))
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            console.error("interrupted")
-            raise typer.Exit(130) from None
-        except typer.Exit:
-            raise
-        except Exception as exc:
-            if os.environ.get("SMO_EVAL_DEBUG"):
-                raise
-            console.error(f"unexpected {type(exc).__name__}: {exc} "
-                          "(set SMO_EVAL_DEBUG=1 for the traceback)")
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def runner(overrides: list[str] | None, params: Path | None, config: Path | None,
@@ -311,6 +273,13 @@ def cases_find(text: Annotated[str, typer.Argument(help="The new item's text.")]
     from smo_eval.commands import cases as cases_cmd
 
     cases_cmd.find(runner(overrides, params, config), text, k)
+
+
+from smo_eval import cli_setup  # noqa: E402 - registered after the stage commands
+
+app.command("init")(cli_setup.init)
+app.add_typer(cli_setup.taxonomy_app, name="taxonomy")
+app.add_typer(cli_setup.config_app, name="config")
 
 
 def _version(value: bool) -> None:

@@ -187,4 +187,5 @@ class GateConfig:
     min_support: GateSupport = section(GateSupport, "Preconditions of every judged slice.")
     promote: bool = setting(False, "On a pass, move the registry alias to the candidate.")
     registry: RegistryConfig = section(RegistryConfig, "Model registry.")
-    checks: dict[str, CheckSpec] = setting(help="Checks by name.", factory=dict)
+    checks: dict[str, CheckSpec | None] = setting(
+        help="Checks by name (null switches an inherited check off).", factory=dict)

@@ -215,7 +215,9 @@ def _check_categories(frame: pd.DataFrame, categories: Collection[str], safe: st
         known = set(categories) | {safe, UNSPECIFIED_CATEGORY}
         unknown = ~cat.isin(known).fillna(False).to_numpy()
         col.flag(unknown, "risk_category", lambda i: "unknown risk category '"
-                 + cat.iloc[i].astype(str) + "' (not in the taxonomy)")
+                 + cat.iloc[i].astype(str) + "' (not in the taxonomy: declare it under "
+                 "taxonomy.categories in smo-eval.yaml or with `smo-eval taxonomy import "
+                 "policies.csv`; taxonomy.categories={} accepts any category)")
     frame["risk_category"] = cat
 
 

@@ -87,9 +87,17 @@ def run(ctx: StageContext) -> StageResult:
                             "drift.evidently": _note_page(why)},
                            notices=[f"drift skipped: {why}"], status="skipped")
     reference, current = found
-    models = [m for m in reference.scores.columns if m in current.scores.columns]
+    from smo_eval.pipeline.dataset import hard_label_models
+
+    shared = [m for m in reference.scores.columns if m in current.scores.columns]
+    hard = set(hard_label_models(reference.scores[shared]))
+    models = [m for m in shared if m not in hard]
+    if hard:
+        ctx.notice(f"score drift and the label-free estimate do not apply to hard 0/1 "
+                   f"predictions: {', '.join(sorted(hard))} left out")
     if not models:
-        raise ConfigError("the reference and current windows share no model's predictions")
+        raise ConfigError("the reference and current windows share no scored model's "
+                          "predictions")
     points = ctx.operating_points(models, current.table)
     thresholds = {m: scalar(t) for m, t in points.items()}
     use_evidently = cfg.evidently.enabled

@@ -22,7 +22,8 @@ def run(ctx: StageContext) -> StageResult:
     thresholds = ctx.operating_points(models, data.eval_table)
     with ctx.progress("evaluating", total=len(models)) as step:
         result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing,
-                          thresholds=thresholds, progress=step)
+                          thresholds=thresholds, hard_labels=data.hard_label_models,
+                          progress=step)
     outputs = {
         "evaluate.slice_metrics": result.slice_metrics,
         "evaluate.metrics": result.headline,
@@ -34,8 +35,11 @@ def run(ctx: StageContext) -> StageResult:
                for key in HEADLINE_PER_MODEL if head.get(key) is not None}
     table = outputs["evaluate.coverage"]
     metrics |= {f"{r.model}/scored_share": float(r.scored_share) for r in table.itertuples()}
+    notices = result.notices + [
+        f"{m}: predictions are hard 0/1 decisions: ROC-AUC, PR-AUC, calibration and curves do "
+        "not apply" for m in data.hard_label_models if m in models]
     return StageResult(outputs, capped(metrics), {"models": ",".join(result.headline)},
-                       result.notices, result, run_label=", ".join(result.headline))
+                       notices, result, run_label=", ".join(result.headline))
 
 
 def show(result: StageResult) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import pandas as pd
@@ -42,6 +42,15 @@ def run(ctx: StageContext) -> StageResult:
     # The challenger of an earlier run is never an input: it is about to be replaced.
     data = ctx.dataset(with_challenger=False)
     kinds = [k for k in KINDS if k in cfg.kinds]
+    hard = set(data.hard_label_models)
+    if hard:  # decisions, not scores: no threshold to tune, nothing to calibrate
+        scored = [m for m in data.models if m not in hard]
+        cfg = replace(cfg, thresholds=replace(cfg.thresholds, models=[
+            m for m in (cfg.thresholds.models or cfg.models or scored) if m not in hard]),
+            calibration=replace(cfg.calibration, models=[
+                m for m in (cfg.calibration.models or cfg.models or scored) if m not in hard]))
+        ctx.notice(f"threshold tuning and calibration leave out hard 0/1 predictions: "
+                   f"{', '.join(sorted(hard))}")
     with ctx.progress("experiment", total=len(kinds)) as step:
         result = run_experiment(data.eval_table, data.scores, asdict(cfg),
                                 asdict(ctx.config.evaluate.ci), ctx.seed, progress=step)

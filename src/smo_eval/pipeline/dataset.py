@@ -23,9 +23,24 @@ class Dataset:
         return [str(m) for m in self.scores.columns]
 
     @property
+    def hard_label_models(self) -> list[str]:
+        """Models whose predictions are hard 0/1 decisions, not scores: rank metrics,
+        calibration, threshold tuning and score drift do not apply to them."""
+        return hard_label_models(self.scores)
+
+    @property
     def gold_version(self) -> str | None:
         value = self.summary.get("gold_version")
         return None if value is None else str(value)
 
     def with_scores(self, scores: pd.DataFrame, hashes: dict[str, str]) -> Dataset:
         return replace(self, scores=scores, hashes={**self.hashes, **hashes})
+
+
+def hard_label_models(scores: pd.DataFrame) -> list[str]:
+    out = []
+    for model in scores.columns:
+        values = scores[model].dropna()
+        if len(values) and bool(values.isin([0.0, 1.0]).all()):
+            out.append(str(model))
+    return out

@@ -159,7 +159,7 @@ class Runner:
             raise SmoEvalError(f"{self.catalog.stage_dir(stage.name)}: {why}; run "
                                f"`smo-eval {stage.name}` first (pipeline.on_stale=fail)")
         console.notices([f"{stage.name} outputs {why}: computed in-process"])
-        self.compute(stage.name)
+        console.notices(self.compute(stage.name).notices)
 
     def dataset(self, *, base: bool = False) -> Dataset:
         if base in self._datasets:
@@ -183,7 +183,7 @@ class Runner:
                                        "(pipeline.on_stale=fail)")
                 console.notices(["ingest outputs missing or stale for this config: inputs "
                                  "validated in-process"])
-                self.compute("ingest")
+                console.notices(self.compute("ingest").notices)
         values = {k: self.value(k) for k in INGEST_KEYS}
         hashes = {t: h for t, p in self.input_paths().items() if p and (h := self.hashes.of(p))}
         return Dataset(values["ingest.eval"], values["ingest.scores"],

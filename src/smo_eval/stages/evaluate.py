@@ -5,7 +5,7 @@ Pure: takes the evaluation table and the aligned score table from ingest and ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +59,14 @@ class Evaluation:
 def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
              slicing: SlicingConfig, *,
              thresholds: Mapping[str, Threshold] | None = None,
+             hard_labels: Collection[str] = (),
              progress: Callable[[str], None] | None = None) -> Evaluation:
     """Sliced metrics, intervals and curves for each model in `scores` (or `cfg.models`), each
     at its operating point: `thresholds` (from `smo_eval.operating_point.resolve`), else the
-    configured ones. Intervals are closed form (`engine/intervals.py`): nothing is random."""
+    configured ones. Intervals are closed form (`engine/intervals.py`): nothing is random.
+
+    Models in `hard_labels` predict 0/1 decisions: their rank metrics and calibration are left
+    out (NaN, with the reason in `undefined`) and they get no curves."""
     models = list(cfg.models or scores.columns)
     unknown = [m for m in models if m not in scores.columns]
     if unknown:
@@ -77,13 +81,30 @@ def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
                             cfg.score_bins)
         frame = _slice_frame(model, index, stats, thresholds[model], cfg,
                              _unscored(index, scores[model].to_numpy()))
+        if model in hard_labels:
+            frame = without_rank_metrics(frame)
+        else:
+            curves[model] = _curves(stats, cfg)
         frames.append(frame)
-        curves[model] = _curves(stats, cfg)
         overall = frame.iloc[0]
         headline[model] = {k: _plain(overall[k]) for k in HEADLINE}
         if progress is not None:
             progress(model)
     return Evaluation(pd.concat(frames, ignore_index=True)[COLUMNS], curves, headline, notices)
+
+
+HARD_LABEL_REASON = "roc_auc, pr_auc, brier, ece: hard 0/1 predictions (no scores to rank)"
+RANK_COLUMNS = ["roc_auc", "pr_auc", "brier", "ece", "roc_auc_lo", "roc_auc_hi", "pr_auc_lo",
+                "pr_auc_hi"]
+
+
+def without_rank_metrics(frame: pd.DataFrame) -> pd.DataFrame:
+    """A hard-label model's slice table: rank metrics and calibration are not measured."""
+    out = frame.copy()
+    out[RANK_COLUMNS] = np.nan
+    out["undefined"] = [HARD_LABEL_REASON if not u else f"{u}; {HARD_LABEL_REASON}"
+                        for u in out["undefined"]]
+    return out
 
 
 def _plain(value: Any) -> Any:
