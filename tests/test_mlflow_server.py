@@ -40,3 +40,35 @@ def test_evaluate_logs_to_a_tracking_server(server: str, project: Path) -> None:
     assert len(history) == 1 and history[0].value == run.data.metrics["v2/roc_auc"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluate")}
     assert "evaluate/metrics.json" in artifacts
+
+
+def test_a_server_with_100_runs_keeps_every_run_small(server: str, project: Path) -> None:
+    """Runs stay small (headline metrics, a handful of params): a tracking server holding 100
+    of them answers `runs/search` for 100 runs (how fast: benchmarks/bench_mlflow.py)."""
+    import json
+    import urllib.request
+
+    from smo_eval.config import load_config
+    from smo_eval.pipeline import registry
+    from smo_eval.pipeline.runner import Runner
+
+    small = ["sample.n_items=4000", f"mlflow.tracking_uri={server}"]
+    assert run_cli("sample", *small, "mlflow.enabled=false").exit_code == 0
+    runner = Runner(load_config([*small, "compare.candidates=[v2]"]))
+    stages = [registry.stage(n) for n in ("evaluate", "compare", "gate")]
+    computed = [(s, runner.compute(s.name)) for s in stages]
+    written = [(s, r, runner.write(s, r)) for s, r in computed]
+    for _ in range(34):                         # 102 stage runs, logged as the commands log
+        for stage, result, files in written:
+            runner.record(stage, result, files)
+    experiment = MlflowClient(server).get_experiment_by_name("smo-eval")
+    body = json.dumps({"experiment_ids": [experiment.experiment_id],
+                       "max_results": 100}).encode()
+    request = urllib.request.Request(f"{server}/api/2.0/mlflow/runs/search", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        found = json.loads(answer.read())
+    assert len(found["runs"]) == 100
+    for run in found["runs"]:
+        assert len(run["data"].get("metrics", [])) < 100
+        assert len(run["data"].get("params", [])) < 60
