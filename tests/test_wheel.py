@@ -47,6 +47,24 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+def test_the_core_install_is_lean_and_heavy_parts_are_extras(installed: Path) -> None:
+    """A CI gate job installs the core: no Evidently, DVC, browser driver or Spark; those are
+    extras (`pip install 'smo-eval[drift,png,dvc]'`). Python 3.11 to 3.13."""
+    script = ("import importlib.metadata as m, json; d = m.distribution('smo-eval'); "
+              "print(json.dumps({'requires': d.requires, "
+              "'python': d.metadata['Requires-Python']}))")
+    found = json.loads(_run([str(installed / "bin" / "python"), "-c", script],
+                            installed).stdout)
+    core = [r for r in found["requires"] if "extra ==" not in r]
+    names = {r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
+             for r in core}
+    assert not names & {"evidently", "dvc", "websockets", "pyspark", "matplotlib"}
+    extras = " ".join(r for r in found["requires"] if "extra ==" in r)
+    for extra in ("drift", "png", "dvc"):
+        assert f'extra == "{extra}"' in extras
+    assert found["python"] == "<3.14,>=3.11"
+
+
 def _team_files(folder: Path) -> None:
     """A team's export: its own column names, two model versions, no region or language."""
     rng = np.random.default_rng(5)

@@ -93,13 +93,17 @@ def run(ctx: StageContext) -> StageResult:
 
 
 def _export_pngs(ctx: StageContext, folder: Path) -> list[Path]:
-    from smo_eval.report.browser import export_pngs, find_browser
-
     cfg = ctx.config.report
     target = folder / "png"
     for old in target.glob("*.png"):
         old.unlink()
     if not cfg.png:
+        return []
+    try:
+        from smo_eval.report.browser import export_pngs, find_browser
+    except ImportError:
+        console.notices(["plots not exported as PNG: install the extra (pip install "
+                         "'smo-eval[png]') or set report.png=false"])
         return []
     browser = find_browser(cfg.browser)
     if browser is None:
