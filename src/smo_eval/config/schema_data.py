@@ -130,7 +130,7 @@ class PipelineConfig:
 @dataclass
 class SampleConfig:
     """The deterministic synthetic world written by `smo-eval sample` (values in
-    conf/sample/default.yaml; the world's parameters are free-form maps)."""
+    the packaged `preset/sample.yaml`; the world's parameters are free-form maps)."""
 
     n_items: int = setting(60000, "Gold items in the world.", bounds=(100, None))
     seed: int = setting(7, "Seed of the world (independent of the top-level seed).")

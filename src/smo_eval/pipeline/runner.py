@@ -62,6 +62,11 @@ class Runner:
     def read_file(self, path: str | Path) -> Any:
         from smo_eval.io.readers import read_table
 
+        sample_dir = Path(self.config.sample.out_dir)
+        if not Path(path).exists() and Path(path).parent == sample_dir:
+            raise SmoEvalError(f"{path}: file not found; the sample world is written by "
+                               "`smo-eval sample` (or `smo-eval demo`); for your own files "
+                               "run `smo-eval init <gold> <predictions>`")
         return read_table(path, self.config.data.encoding, self.config.data.sheet)
 
     def operating_points(self, models: Any, table: Any) -> dict[str, Any]:
