@@ -178,3 +178,58 @@ def test_slice_values_that_look_like_syntax(tmp_path: Path,
     tricky = next(c for c in verdict["checks"] if c["name"] == "tricky")
     assert [s["slice_key"] for s in tricky["slices"]] == [[["region", "XX&language=en"]]]
     assert tricky["status"] == "fail" and "tricky" in out
+
+
+def _core_closure() -> set[str]:
+    """Distributions a core install of smo-eval brings (its requirements, recursively)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    todo = [Requirement(r).name for r in metadata.requires("smo-eval") or []
+            if "extra ==" not in r]
+    seen: set[str] = set()
+    while todo:
+        name = norm(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return seen
+
+
+def test_every_import_is_a_core_dependency_or_a_named_extra():
+    """A core install (`pip install smo-eval`) must run every stage: a module the package
+    imports that only an extra brings in (as filelock came with dvc) breaks it."""
+    import ast
+    import sys
+    from importlib import metadata
+
+    extras = {"evidently": "drift", "websockets": "png"}
+    core = _core_closure()
+    owners = metadata.packages_distributions()
+    missing = []
+    for file in sorted(Path("src").rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                     and node.level == 0 else [])
+            for name in names:
+                top = name.split(".")[0]
+                if (top in sys.stdlib_module_names or top in ("smo_eval", "hydra_plugins")
+                        or top in extras):
+                    continue
+                dists = {d.lower().replace("_", "-") for d in owners.get(top, [])}
+                if not dists & core:
+                    missing.append(f"{file}: {top}")
+    assert not missing, missing
