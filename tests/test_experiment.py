@@ -44,8 +44,8 @@ def sample_experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[
     cfg = config(*["experiment.kinds=[thresholds,calibration]",
                        "experiment.split.shares={train: 0, valid: 0, tune: 0.5, held_out: 0.5}"])
     table, scores = _world_tables(cfg, 40000)
-    result = run_experiment(table, scores, plain(cfg.experiment), plain(cfg.evaluate.ci),
-                            int(cfg.seed))
+    result = run_experiment(table, scores, cfg.experiment,
+                            ci_level=cfg.evaluate.ci.level, seed=cfg.seed)
     return cfg, table, scores, result
 
 

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from smo_eval.stages.experiment.runner import ExperimentResult, run_experiment
 from smo_eval.stages.experiment.thresholds import tune_thresholds
-from tests.settings import config, plain
+from tests.settings import config
 
 TARGET_PRECISION = 0.75
 TOPICS = ["gender", "race", "region"]
@@ -53,8 +53,8 @@ def cold_experiment(shared_data: Path) -> tuple[pd.DataFrame, Any, ExperimentRes
         "experiment.thresholds.models=[v3-retrain]", "experiment.thresholds.dimension=topic",
         f"experiment.thresholds.target.value={TARGET_PRECISION}",
         "experiment.thresholds.min_support.n=300", "experiment.retrain.n_jobs=1"])
-    result = run_experiment(table, pd.DataFrame(index=table.index), plain(cfg.experiment),
-                            plain(cfg.evaluate.ci), int(cfg.seed))
+    result = run_experiment(table, pd.DataFrame(index=table.index), cfg.experiment,
+                            ci_level=cfg.evaluate.ci.level, seed=cfg.seed)
     return table, cfg, result
 
 
@@ -121,8 +121,8 @@ def test_topic_thresholds_meet_precision_target_on_held_out(
     # topic meets the precision target within its interval.
     half = np.random.default_rng(0).random(len(table)) < 0.5
     parts = np.where(test & half, "tune", np.where(test & ~half, "held_out", ""))
-    same = tune_thresholds(table, result.scores, parts, plain(cfg.experiment.thresholds),
-                           plain(cfg.evaluate.ci))
+    same = tune_thresholds(table, result.scores, parts, cfg.experiment.thresholds,
+                           models=["v3-retrain"], ci_level=cfg.evaluate.ci.level)
     assert (same.thresholds.set_index("value").loc[TOPICS, "source"] == "tuned").all()
     rows = _check_judgement(same.judgement, table, scores, parts == "held_out",
                             same.thresholds)

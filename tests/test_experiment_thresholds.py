@@ -16,7 +16,7 @@ from statsmodels.stats.proportion import proportion_confint
 from smo_eval.errors import ConfigError
 from smo_eval.stages.experiment.runner import run_experiment
 from smo_eval.stages.experiment.thresholds import ThresholdResult, tune_thresholds
-from tests.settings import config, plain
+from tests.settings import config
 
 
 def _world(seed: int = 5, n: int = 9000) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -51,8 +51,8 @@ def _world(seed: int = 5, n: int = 9000) -> tuple[pd.DataFrame, pd.DataFrame, np
 def _tune(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
           models: list[str]) -> tuple[ThresholdResult, Any]:
     cfg = config(f"experiment.thresholds.models=[{','.join(models)}]")
-    return tune_thresholds(table, scores, parts, plain(cfg.experiment.thresholds),
-                           plain(cfg.evaluate.ci)), cfg
+    return tune_thresholds(table, scores, parts, cfg.experiment.thresholds,
+                           models=models, ci_level=cfg.evaluate.ci.level), cfg
 
 
 def test_a_model_that_cannot_meet_the_target_is_left_out_and_the_others_are_tuned() -> None:
@@ -117,10 +117,29 @@ def test_runner_reports_the_kinds_that_ran_and_keeps_going_past_an_untunable_mod
     cfg = config(*["experiment.kinds=[thresholds]",
                        "experiment.split.shares={train: 0, valid: 0, tune: 0.5, "
                        "held_out: 0.5}"])
-    result = run_experiment(table, scores, plain(cfg.experiment),
-                            plain(cfg.evaluate.ci), int(cfg.seed))
+    result = run_experiment(table, scores, cfg.experiment,
+                            ci_level=cfg.evaluate.ci.level, seed=cfg.seed)
     assert result.kinds == ["thresholds"]
     assert result.thresholds is not None and result.calibration is None
     assert set(result.thresholds.thresholds["model"]) == {"good", "overfit"}
     assert any(m.startswith("inverted: left out of thresholds") for m in result.notices)
     assert not any(k.startswith(("retrain.", "calibration.")) for k in result.metrics)
+
+
+def test_experiment_models_apply_to_every_kind_and_hard_models_are_left_out() -> None:
+    """`experiment.models` narrows thresholds and calibration (each kind's own list wins);
+    `exclude` (hard 0/1 decisions) removes a model from both; `calibration.by: null` fits
+    global maps only."""
+    table, scores, _parts = _world(n=4000)
+    cfg = config(*["experiment.kinds=[thresholds,calibration]", "experiment.models=[good,overfit]",
+                   "experiment.calibration.by=null",
+                   "experiment.split.shares={train: 0, valid: 0, tune: 0.5, held_out: 0.5}"])
+    result = run_experiment(table, scores, cfg.experiment, ci_level=cfg.evaluate.ci.level,
+                            seed=cfg.seed, exclude=frozenset({"overfit"}))
+    assert result.thresholds is not None and result.calibration is not None
+    assert set(result.thresholds.thresholds["model"]) == {"good"}
+    assert set(result.calibration.summary["model"]) == {"good"}
+    assert set(result.calibration.summary["scope"]) == {"-", "global"}
+    named = config("experiment.kinds=[thresholds]", "experiment.models=[missing]")
+    with pytest.raises(ConfigError, match=r"\['missing'\] have no scores"):
+        run_experiment(table, scores, named.experiment, ci_level=0.95, seed=0)

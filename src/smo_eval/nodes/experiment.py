@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-from dataclasses import asdict, replace
 from typing import Any
 
 import pandas as pd
@@ -42,18 +41,14 @@ def run(ctx: StageContext) -> StageResult:
     # The challenger of an earlier run is never an input: it is about to be replaced.
     data = ctx.dataset(with_challenger=False)
     kinds = [k for k in KINDS if k in cfg.kinds]
-    hard = set(data.hard_label_models)
+    hard = frozenset(data.hard_label_models)
     if hard:  # decisions, not scores: no threshold to tune, nothing to calibrate
-        scored = [m for m in data.models if m not in hard]
-        cfg = replace(cfg, thresholds=replace(cfg.thresholds, models=[
-            m for m in (cfg.thresholds.models or cfg.models or scored) if m not in hard]),
-            calibration=replace(cfg.calibration, models=[
-                m for m in (cfg.calibration.models or cfg.models or scored) if m not in hard]))
         ctx.notice(f"threshold tuning and calibration leave out hard 0/1 predictions: "
                    f"{', '.join(sorted(hard))}")
     with ctx.progress("experiment", total=len(kinds)) as step:
-        result = run_experiment(data.eval_table, data.scores, asdict(cfg),
-                                asdict(ctx.config.evaluate.ci), ctx.seed, progress=step)
+        result = run_experiment(data.eval_table, data.scores, cfg,
+                                ci_level=ctx.config.evaluate.ci.level, seed=ctx.seed,
+                                exclude=hard, progress=step)
     outputs: dict[str, Any] = {"experiment.metrics": result.metrics}
     if result.retrain is not None:
         scores = result.retrain.scores

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from smo_eval.config.schema_report import CalibrationConfig
 from smo_eval.engine.counting import count_model
 from smo_eval.engine.curves import calibration_bins, reliability_curve
 from smo_eval.engine.metrics import brier, expected_calibration_error
@@ -65,31 +66,33 @@ def apply_map(fitted: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
 
 
 def calibrate(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
-              cfg: Mapping[str, Any]) -> CalibrationResult:
-    """Fit every configured method x scope per model on `tune`; judge on `held_out`."""
-    by = str(cfg["by"])
-    if by not in table.columns:
+              cfg: CalibrationConfig, models: list[str]) -> CalibrationResult:
+    """Fit every configured method x scope per model on `tune`; judge on `held_out`.
+
+    With `cfg.by` null only the global maps are fitted (and judged overall)."""
+    by = cfg.by
+    if by is not None and by not in table.columns:
         raise ConfigError(f"experiment.calibration.by={by!r} is not in the data")
     tune, held = parts == "tune", parts == "held_out"
     labels = table["label"].to_numpy()
-    groups = table[by].astype("string").fillna("").to_numpy(dtype=object)
-    held_index, _ = build_slice_index(table.loc[held], [by], [])
-    bins, n_bins = int(cfg["bins"]), int(cfg["score_bins"])
-    support = cfg["min_support"]
+    groups = (table[by].astype("string").fillna("").to_numpy(dtype=object) if by is not None
+              else np.full(len(table), "", dtype=object))
+    held_index, _ = build_slice_index(table.loc[held], [by] if by is not None else [], [])
+    bins, n_bins = cfg.bins, cfg.score_bins
+    support = cfg.min_support
     rows, curves, maps, metrics, notices = [], {}, {}, {}, []
-    for model in list(cfg.get("models") or scores.columns):
+    for model in models:
         raw = scores[model].to_numpy().astype(np.float64)
         fit_rows = tune & ~np.isnan(raw)
         variants: dict[tuple[str, str], np.ndarray] = {("none", "-"): raw[held]}
-        for method in cfg["methods"]:
+        for method in cfg.methods:
             glob = fit_map(method, raw[fit_rows], labels[fit_rows])
             maps[f"{model}/{method}/global"] = glob
             variants[(method, "global")] = apply_map(glob, raw[held])
             per_group = apply_map(glob, raw)
-            for value in np.unique(groups[fit_rows]):
+            for value in (np.unique(groups[fit_rows]) if by is not None else []):
                 rows_g = fit_rows & (groups == value)
-                if rows_g.sum() < int(support["n"]) or labels[rows_g].sum() < int(
-                        support["positives"]):
+                if rows_g.sum() < support.n or labels[rows_g].sum() < support.positives:
                     notices.append(f"{model}/{method}: {by}={value} too small to fit on its "
                                    "own; uses the global map")
                     continue
@@ -97,7 +100,8 @@ def calibrate(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
                 maps[f"{model}/{method}/{by}={value}"] = fitted
                 mask = groups == value
                 per_group[mask] = apply_map(fitted, raw[mask])
-            variants[(method, f"per_{by}")] = per_group[held]
+            if by is not None:
+                variants[(method, f"per_{by}")] = per_group[held]
         for (method, scope), calibrated in variants.items():
             stats = count_model(held_index, labels[held], calibrated, 0.5, n_bins)
             calib = calibration_bins(stats.hist, stats.grid, bins)

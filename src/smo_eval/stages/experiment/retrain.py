@@ -8,7 +8,6 @@ one scikit-learn Pipeline (features + classifier) so MLflow can log and serve it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from smo_eval.config.schema_report import RetrainConfig, TfidfConfig
 from smo_eval.engine.counting import count_model
 from smo_eval.engine.metrics import roc_auc
 from smo_eval.engine.slices import build_slice_index
@@ -48,31 +48,29 @@ def feature_frame(table: pd.DataFrame, text_column: str, metadata: list[str]) ->
     return frame
 
 
-def _features(cfg: Mapping[str, Any], metadata: list[str]) -> ColumnTransformer:
-    tfidf = cfg["tfidf"]
+def _features(tfidf: TfidfConfig, metadata: list[str]) -> ColumnTransformer:
     parts: list[tuple[str, Any, Any]] = [("text", TfidfVectorizer(
-        analyzer=str(tfidf["analyzer"]), ngram_range=(int(tfidf["ngram_min"]),
-                                                       int(tfidf["ngram_max"])),
-        min_df=int(tfidf["min_df"]), max_features=tfidf.get("max_features"),
+        analyzer=tfidf.analyzer, ngram_range=(tfidf.ngram_min, tfidf.ngram_max),
+        min_df=tfidf.min_df, max_features=tfidf.max_features,
         sublinear_tf=True, dtype=np.float32), "text")]
     if metadata:
         parts.append(("meta", OneHotEncoder(handle_unknown="ignore"), metadata))
     return ColumnTransformer(parts, sparse_threshold=1.0)
 
 
-def retrain(table: pd.DataFrame, parts: np.ndarray, cfg: Mapping[str, Any],
+def retrain(table: pd.DataFrame, parts: np.ndarray, cfg: RetrainConfig,
             seed: int) -> RetrainResult:
     """Fit on `train` (capped at `max_train_rows`), early-stop on `valid`, score tune+held_out."""
-    text_column = str(cfg["text_column"])
+    text_column = cfg.text_column
     if text_column not in table.columns:
         raise ConfigError(f"experiment.retrain.text_column={text_column!r} is not in the data")
-    wanted = [str(c) for c in cfg.get("metadata") or []]
+    wanted = [str(c) for c in cfg.metadata]
     metadata = [c for c in wanted if c in table.columns]
     notices = [f"retrain: metadata column {c!r} not in the data: skipped"
                for c in wanted if c not in metadata]
     rng = np.random.default_rng(seed)
     train = np.flatnonzero(parts == "train")
-    cap = int(cfg["max_train_rows"])
+    cap = cfg.max_train_rows
     if len(train) > cap:
         train = np.sort(rng.choice(train, cap, replace=False))
         notices.append(f"retrain: training on {cap:,} sampled rows of the train part")
@@ -81,18 +79,17 @@ def retrain(table: pd.DataFrame, parts: np.ndarray, cfg: Mapping[str, Any],
     if len(valid) == 0 or len(np.unique(labels[train])) < 2:
         raise ConfigError("experiment.split leaves no valid rows or one class only in train")
     frame = feature_frame(table, text_column, metadata)
-    features = _features(cfg, metadata).fit(frame.iloc[train])
+    features = _features(cfg.tfidf, metadata).fit(frame.iloc[train])
     x_train, x_valid = features.transform(frame.iloc[train]), features.transform(frame.iloc[valid])
     classifier = lgb.LGBMClassifier(
-        n_estimators=int(cfg["n_estimators"]), learning_rate=float(cfg["learning_rate"]),
-        num_leaves=int(cfg["num_leaves"]), max_bin=int(cfg["max_bin"]),
-        min_child_samples=int(cfg["min_child_samples"]),
-        colsample_bytree=float(cfg["colsample_bytree"]), n_jobs=int(cfg["n_jobs"]),
+        n_estimators=cfg.n_estimators, learning_rate=cfg.learning_rate,
+        num_leaves=cfg.num_leaves, max_bin=cfg.max_bin,
+        min_child_samples=cfg.min_child_samples,
+        colsample_bytree=cfg.colsample_bytree, n_jobs=cfg.n_jobs,
         random_state=seed, verbose=-1)
-    classifier.fit(x_train, labels[train], eval_set=[(x_valid, labels[valid])],
+    classifier.fit(x_train, labels[train], eval_X=(x_valid,), eval_y=(labels[valid],),
                    eval_metric="auc",
-                   callbacks=[lgb.early_stopping(int(cfg["early_stopping_rounds"]),
-                                                 verbose=False)])
+                   callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)])
     pipeline = Pipeline([("features", features), ("classifier", classifier)])
     scored = np.flatnonzero(np.isin(parts, SCORED_PARTS))
     scores = np.full(len(table), np.nan, dtype=np.float32)
@@ -103,8 +100,8 @@ def retrain(table: pd.DataFrame, parts: np.ndarray, cfg: Mapping[str, Any],
                "retrain.best_iteration": float(classifier.best_iteration_ or
                                                 classifier.n_estimators),
                "retrain.n_features": float(x_train.shape[1])}
-    metrics |= part_aucs(table, parts, scores, cfg.get("report_by"))
-    return RetrainResult(str(cfg["model_name"]), pipeline, scores, frame.iloc[scored[:3]], metrics,
+    metrics |= part_aucs(table, parts, scores, cfg.report_by)
+    return RetrainResult(cfg.model_name, pipeline, scores, frame.iloc[scored[:3]], metrics,
                          notices)
 
 

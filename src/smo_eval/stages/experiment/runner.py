@@ -3,13 +3,13 @@ scores join the score table and get their own operating points and calibration."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_report import ExperimentConfig
 from smo_eval.errors import ConfigError
 from smo_eval.stages.experiment.calibration import CalibrationResult, calibrate
 from smo_eval.stages.experiment.retrain import RetrainResult, retrain
@@ -36,20 +36,24 @@ class ExperimentResult:
     kinds: list[str] = field(default_factory=list)
 
 
-def run_experiment(table: pd.DataFrame, scores: pd.DataFrame, cfg: Mapping[str, Any],
-                   ci_cfg: Mapping[str, Any], seed: int,
+def run_experiment(table: pd.DataFrame, scores: pd.DataFrame, cfg: ExperimentConfig, *,
+                   ci_level: float, seed: int, exclude: frozenset[str] = frozenset(),
                    progress: Callable[[str], None] | None = None) -> ExperimentResult:
-    """Every kind in `cfg['kinds']` on one split of the rows."""
-    kinds = [str(k) for k in cfg.get("kinds") or []]
+    """Every kind in `cfg.kinds` on one split of the rows.
+
+    Thresholds and calibration take their own `models`, else `cfg.models`, else every model
+    scored (the retrained challenger included); `exclude` names models they must leave out
+    (hard 0/1 decisions have no threshold to tune and nothing to calibrate)."""
+    kinds = [str(k) for k in cfg.kinds]
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ConfigError(f"experiment.kinds names unknown kinds {unknown}; known: {list(KINDS)}")
-    parts = assign_parts(table, cfg["split"], seed)
+    parts = assign_parts(table, cfg.split, seed)
     result = ExperimentResult(parts, scores)
     result.metrics = {f"split.{p}": float((parts == p).sum()) for p in PARTS}
     if "retrain" in kinds:
-        name = str(cfg["retrain"]["model_name"])
-        result.retrain = retrain(table, parts, cfg["retrain"], seed)
+        name = cfg.retrain.model_name
+        result.retrain = retrain(table, parts, cfg.retrain, seed)
         result.scores = scores.drop(columns=[name], errors="ignore").assign(
             **{name: result.retrain.scores})
         result.metrics |= result.retrain.metrics
@@ -58,18 +62,29 @@ def run_experiment(table: pd.DataFrame, scores: pd.DataFrame, cfg: Mapping[str, 
         if progress is not None:
             progress("retrain")
     if "thresholds" in kinds:
-        result.thresholds = tune_thresholds(table, result.scores, parts, cfg["thresholds"],
-                                            ci_cfg)
+        models = _models(cfg.thresholds.models or cfg.models, result.scores, exclude)
+        result.thresholds = tune_thresholds(table, result.scores, parts, cfg.thresholds,
+                                            models=models, ci_level=ci_level)
         result.metrics |= result.thresholds.metrics
         result.notices += result.thresholds.notices
         result.kinds.append("thresholds")
         if progress is not None:
             progress("thresholds")
     if "calibration" in kinds:
-        result.calibration = calibrate(table, result.scores, parts, cfg["calibration"])
+        models = _models(cfg.calibration.models or cfg.models, result.scores, exclude)
+        result.calibration = calibrate(table, result.scores, parts, cfg.calibration, models)
         result.metrics |= result.calibration.metrics
         result.notices += result.calibration.notices
         result.kinds.append("calibration")
         if progress is not None:
             progress("calibration")
     return result
+
+
+def _models(named: list[str], scores: pd.DataFrame, exclude: frozenset[str]) -> list[str]:
+    """The models a kind works on: those named (each must be scored) or every scored one."""
+    missing = [m for m in named if m not in scores.columns]
+    if missing:
+        raise ConfigError(f"experiment: model(s) {missing} have no scores; scored: "
+                          f"{sorted(map(str, scores.columns))}")
+    return [m for m in (named or list(scores.columns)) if m not in exclude]

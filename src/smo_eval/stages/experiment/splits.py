@@ -7,24 +7,22 @@ name the parts; otherwise rows are assigned by a seeded random draw with `split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
+from smo_eval.config.schema_report import SplitConfig
 from smo_eval.errors import ConfigError
 
 PARTS = ("train", "valid", "tune", "held_out")
 
 
-def assign_parts(table: pd.DataFrame, split_cfg: Mapping[str, Any], seed: int) -> np.ndarray:
+def assign_parts(table: pd.DataFrame, split_cfg: SplitConfig, seed: int) -> np.ndarray:
     """One part name per row ('' for rows in no part), as a numpy array of str."""
     rng = np.random.default_rng(seed)
-    column = split_cfg.get("column")
+    column = split_cfg.column
     n = len(table)
     if not column:
-        shares = {p: float((split_cfg.get("shares") or {}).get(p, 0.0)) for p in PARTS}
+        shares = {p: float(split_cfg.shares.get(p, 0.0)) for p in PARTS}
         total = sum(shares.values())
         if total <= 0 or total > 1 + 1e-9:
             raise ConfigError(f"experiment.split.shares must sum to (0, 1], got {total:.3f}")
@@ -37,12 +35,12 @@ def assign_parts(table: pd.DataFrame, split_cfg: Mapping[str, Any], seed: int) -
                           f"data; columns: {sorted(map(str, table.columns))}")
     values = table[column].astype("string").fillna("").to_numpy(dtype=object)
     parts = np.full(n, "", dtype=object)
-    spec = split_cfg.get("values") or {}
+    spec = split_cfg.values
     for part in PARTS:
         chosen = [str(v) for v in spec.get(part) or []]
         parts[np.isin(values, chosen)] = part
     if not spec.get("valid"):
         train = np.flatnonzero(parts == "train")
-        take = rng.random(len(train)) < float(split_cfg.get("valid_share", 0.1))
+        take = rng.random(len(train)) < split_cfg.valid_share
         parts[train[take]] = "valid"
     return parts.astype(str)

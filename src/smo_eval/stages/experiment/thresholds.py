@@ -12,7 +12,6 @@ threshold gets on the same slice is kept but flagged: it did not carry over.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
+from smo_eval.config.schema_report import ThresholdTuning
 from smo_eval.engine.counting import ScoreGrid, count_model
 from smo_eval.engine.intervals import count_intervals
 from smo_eval.engine.metrics import FN, TP, count_metrics
@@ -85,24 +85,22 @@ def pick_thresholds(hist: np.ndarray, grid: ScoreGrid, metric: str,
 
 
 def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray,
-                    cfg: Mapping[str, Any], ci_cfg: Mapping[str, Any],
+                    cfg: ThresholdTuning, *, models: list[str], ci_level: float,
                     ) -> ThresholdResult:
-    """Thresholds per model and value of `cfg['dimension']`, with their held-out judgement.
+    """Thresholds per model and value of `cfg.dimension`, with their held-out judgement.
 
     A model whose tuning part cannot meet the target overall gets no thresholds (a notice
     names it, the target and the best value it reaches); only when no model can be tuned is
     the run an error."""
-    dimension = str(cfg["dimension"])
+    dimension = cfg.dimension
     if dimension not in table.columns:
         raise ConfigError(f"experiment.thresholds.dimension={dimension!r} is not in the data")
-    target = cfg["target"]
-    metric, value = str(target["metric"]), float(target["value"])
-    models = list(cfg.get("models") or scores.columns)
+    metric, value = cfg.target.metric, cfg.target.value
     tune, held = parts == "tune", parts == "held_out"
     if not tune.any() or not held.any():
         raise ConfigError("experiment.split gives no tune or no held_out rows")
-    n_bins = int(cfg["score_bins"])
-    support = cfg["min_support"]
+    n_bins = cfg.score_bins
+    support = cfg.min_support
     tune_index, _ = build_slice_index(table.loc[tune], [dimension], [])
     labels_t = table["label"].to_numpy()[tune]
     frames, notices, unreachable = [], [], []
@@ -112,7 +110,7 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
         picked = pick_thresholds(stats.hist, stats.grid, metric, value)
         frame = pd.DataFrame({
             "model": model, "dimension": tune_index.dimensions,
-            "value": [OVERALL if s == OVERALL else s.split("=", 1)[1] for s in tune_index.names],
+            "value": [OVERALL if not key else key[0][1] for key in tune_index.keys],
             "threshold": picked["threshold"], "n_tune": stats.n, "n_pos_tune": stats.n_pos,
             "tune_precision": picked["precision"], "tune_recall": picked["recall"],
             "tune_fpr": picked["fpr"]})
@@ -127,8 +125,7 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
             notices.append(f"{model}: left out of thresholds: no threshold meets {goal} on the "
                            f"tuning part overall ({reach})")
             continue
-        small = (frame["n_tune"] < int(support["n"])) | (
-            frame["n_pos_tune"] < int(support["positives"]))
+        small = (frame["n_tune"] < support.n) | (frame["n_pos_tune"] < support.positives)
         unmet = frame["threshold"].isna()
         frame["source"] = np.select(
             [frame["dimension"] == OVERALL, small, unmet],
@@ -145,7 +142,7 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
                           "experiment.thresholds.target.value")
     thresholds = pd.concat(frames, ignore_index=True)
     judgement, metrics = judge(table.loc[held], scores.loc[held], thresholds, dimension,
-                               ci_cfg)
+                               ci_level=ci_level)
     notices += [f"{model}: {where}: {warning}" for model, where, warning in
                 judgement.loc[judgement["warning"] != "", ["model", "slice", "warning"]]
                 .itertuples(index=False)]
@@ -153,14 +150,14 @@ def tune_thresholds(table: pd.DataFrame, scores: pd.DataFrame, parts: np.ndarray
 
 
 def judge(table: pd.DataFrame, scores: pd.DataFrame, thresholds: pd.DataFrame, dimension: str,
-          ci_cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, float]]:
+          *, ci_level: float) -> tuple[pd.DataFrame, dict[str, float]]:
     """Held-out precision / recall / FPR with intervals per slice: tuned vs global threshold,
     and a `warning` on a tuned slice whose held-out recall falls far short (`_recall_warning`).
     """
     index, _ = build_slice_index(table, [dimension], [])
     labels = table["label"].to_numpy()
     row_thresholds = per_row(thresholds, table)
-    level = float(ci_cfg["level"])
+    level = ci_level
     frames, metrics = [], {}
     for model, rows in thresholds.groupby("model", sort=False):
         glob = float(rows.loc[rows["dimension"] == OVERALL, "threshold"].iloc[0])
