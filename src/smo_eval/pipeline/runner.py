@@ -241,6 +241,7 @@ class Runner:
         """Run a stage, write its outputs and lineage, show it and record it in MLflow."""
         stage = registry.stage(name)
         try:
+            self.tracker.check()  # mlflow.required=true: exit 2 before anything is judged
             result = self.compute(name)
         except Exception as exc:
             node = stage.node()
