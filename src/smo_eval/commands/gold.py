@@ -196,11 +196,12 @@ def show(old: Version, new: Version, summary: pd.DataFrame, split: pd.DataFrame)
 def list_versions(ctx: Runner) -> pd.DataFrame:
     versions = store(ctx).versions()
     frame = pd.DataFrame([v.__dict__ for v in versions]) if versions else pd.DataFrame(
-        columns=["id", "name", "created_at", "rows", "positives", "source", "reviewer_column"])
+        columns=["id", "name", "created_at", "rows", "positives", "source", "reviewer_column",
+                 "complete"])
     if versions:
         frame["latest"] = np.arange(len(frame)) == len(frame) - 1
     cols = [c for c in ("id", "name", "created_at", "rows", "positives", "source",
-                        "reviewer_column", "previous") if c in frame.columns]
+                        "reviewer_column", "previous", "complete") if c in frame.columns]
     console.console.print(console.table(f"Gold versions in {store(ctx).root}", frame[cols],
                                         {"rows": "count", "positives": "count"}, max_rows=50))
     return frame
