@@ -243,6 +243,7 @@ def test_required_tracking_exits_2_before_judging(folder: Path) -> None:
     assert first.exit_code == 0, first.output
     uri = f"mlflow.tracking_uri=http://127.0.0.1:{_closed_port()}"
     took, code, text = _timed("gate", *FILES, uri, "mlflow.required=true")
+    assert took < 30
     verdict = json.loads(Path("outputs/gate/gate.json").read_text(encoding="utf-8"))
     assert code == 2 and verdict["verdict"] == "error", text
     assert verdict["checks"] == [] and "mlflow.required=true" in verdict["error"]
