@@ -256,3 +256,40 @@ def test_required_tracking_exits_2_before_judging(folder: Path) -> None:
     result = run_cli("gold", "ingest", "gold.csv", uri, "mlflow.required=true")
     assert result.exit_code == 2, result.output
     assert not Path("data/gold").exists()
+
+
+def test_exit_code_and_gate_json_agree_when_later_steps_fail(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the verdict is written, a failure in showing or recording it is a notice, not a
+    different exit code; a failure while writing leaves no verdict file (never half of one, or
+    an earlier pass), and `smo-eval verdict` then says the gate could not run."""
+    import smo_eval.nodes.gate as gate_node
+    from smo_eval.pipeline.catalog import Catalog
+
+    write_world(folder)
+
+    def broken_console(result: object) -> None:
+        raise RuntimeError("terminal gone (injected)")
+
+    monkeypatch.setattr(gate_node, "show", broken_console)
+    result = run_cli("gate", *FILES, OFF)
+    verdict = json.loads(Path("outputs/gate/gate.json").read_text(encoding="utf-8"))
+    assert result.exit_code == exit_of(verdict) == 0, result.output
+    assert ("gate: outputs written, but showing or recording them failed (unexpected "
+            "RuntimeError: terminal gone (injected))") in " ".join(result.output.split())
+    monkeypatch.undo()
+    monkeypatch.chdir(folder)
+
+    write = Catalog.write
+
+    def disk_full(self: Catalog, key: str, value: object) -> list[Path]:
+        if key == "gate.junit":
+            raise OSError(28, "No space left on device (injected)")
+        return write(self, key, value)
+
+    monkeypatch.setattr(Catalog, "write", disk_full)
+    result = run_cli("gate", *FILES, OFF)
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert not Path("outputs/gate/gate.json").exists()
+    monkeypatch.undo()
+    assert run_cli("verdict", str(folder / "outputs/gate/gate.json")).exit_code == 2
