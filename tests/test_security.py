@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smo_eval.io.writers import csv_text_restored
 from smo_eval.report.browser import find_browser
@@ -222,3 +224,71 @@ def test_hostile_names_reach_mlflow_intact(world: World) -> None:
     runs = mlflow.search_runs(experiment_names=["smo-eval"])
     evaluate = runs[runs["tags.smo_eval.stage"] == "evaluate"].iloc[0]
     assert 0.8 < evaluate["metrics.__/__/__/__/escaped_rel/recall"] <= 1.0
+
+
+def _rendered_text(markdown_source: str, tag: str) -> str:
+    import html
+
+    from markdown_it import MarkdownIt
+
+    rendered = MarkdownIt("commonmark").enable("table").render(markdown_source)
+    inner = re.findall(rf"<{tag}>(.*?)</{tag}>", rendered, flags=re.S)
+    assert len(inner) == 1 and "<" not in inner[0], rendered
+    return html.unescape(inner[0])
+
+
+_TEXT = st.text(alphabet=st.sampled_from(
+    [*"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ \t\n\r", *"aZ09_x", "评", "\u2028"]), max_size=40)
+
+
+@given(value=_TEXT)
+@settings(max_examples=1500, deadline=None)
+def test_markdown_text_renders_as_itself(value: str) -> None:
+    """Any text of ASCII punctuation, spaces and line breaks, escaped by `io.markdown`, renders
+    (CommonMark + tables) as exactly that text, one line, with no element of its own: as a
+    list item, a table cell and a heading."""
+    from smo_eval.io import markdown
+
+    expected = re.sub(r"[\r\n\u2028]+", " ", value).strip(" \t")
+    if not expected:
+        return
+    assert _rendered_text(f"- {markdown.text(value)}\n", "li") == expected
+    cell = _rendered_text(f"| a |\n|---|\n| {markdown.text(value)} |\n", "td")
+    assert cell == expected
+    assert _rendered_text(f"## {markdown.text(value)}\n", "h2") == expected
+
+
+def test_junit_holds_only_characters_xml_allows() -> None:
+    """A message with characters XML 1.0 cannot hold (NUL, ESC, U+FFFE) still gives a JUnit
+    file every parser reads; those characters are shown as \\uXXXX."""
+    from smo_eval.stages.gate.files import error_junit
+
+    document = error_junit("bad region 'a\x00b\x1bc\ufffe' [/x] <b>")
+    case = ET.fromstring(document.split("\n", 1)[1]).find(".//error")
+    assert case is not None
+    assert case.text == "bad region 'a\\u0000b\\u001bc\\ufffe' [/x] <b>"
+
+
+@given(cells=st.lists(st.text(alphabet=st.sampled_from([*"=+-@'\t\r\n,\" ", *"ab1.", "评"]),
+                              min_size=1, max_size=8), min_size=1, max_size=12),
+       header=st.sampled_from(["text", "=cmd", "'quoted", "-x"]))
+@settings(max_examples=300, deadline=None)
+def test_csv_escape_round_trips(tmp_path_factory: pytest.TempPathFactory, cells: list[str],
+                                header: str) -> None:
+    """write_csv escapes every risky text cell and header, and `csv_text_restored` gives the
+    exact text back (carriage returns and quotes included); numbers stay numbers."""
+    from smo_eval.io.writers import write_csv
+
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    frame = pd.DataFrame({header: cells, "n": np.arange(len(cells)) - 3})
+    write_csv(frame, path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == len(cells) + 1
+    for cell in [c for row in rows for c in row]:
+        assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r") or _number(cell), cell
+    back = csv_text_restored(pd.read_csv(path, encoding="utf-8-sig", dtype=str,
+                                         keep_default_na=False))
+    assert back.columns.tolist() == [header, "n"]
+    assert back[header].tolist() == cells
+    assert back["n"].astype(int).tolist() == frame["n"].tolist()

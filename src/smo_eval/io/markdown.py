@@ -25,7 +25,7 @@ _ORDERED = re.compile(r"^(\s*\d+)([.)])")
 def text(value: object, *, prose: bool = False) -> str:
     """`value` as literal Markdown text. `prose=True` leaves backticks alone, for sentences
     whose template marks commands as code (`smo-eval compare`)."""
-    flat = _LINE_BREAKS.sub(" ", str(value))
+    flat = _LINE_BREAKS.sub(" ", str(value)).strip()  # leading spaces would open a code block
     escaped = (_ACTIVE_PROSE if prose else _ACTIVE).sub(
         lambda m: "".join("\\" + c for c in m.group(0)), flat)
     escaped = _BULLET.sub(r"\1\\\2", escaped)
