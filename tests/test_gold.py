@@ -250,6 +250,18 @@ def test_a_version_killed_before_its_diff_is_finished_by_the_next_ingest(
     assert runs["tags.gold_version"].tolist() == [second.id, v3.id, v4.id]
 
 
+def test_versions_stored_before_completion_was_recorded_are_complete(tmp_path: Path) -> None:
+    """A manifest written by an earlier smo-eval (no `complete`, no reviewer column) reads as
+    complete versions: upgrading does not re-run every old diff."""
+    root = tmp_path / "gold"
+    root.mkdir()
+    (root / "manifest.json").write_text(json.dumps({"versions": [
+        {"id": "abc", "name": "old", "file": "versions/abc.parquet", "rows": 3}]}))
+    (version,) = GoldStore(root).versions()
+    assert version.complete and version.reviewer_column is None
+    assert GoldStore(root).incomplete() == []
+
+
 def test_ingest_tracks_the_store_with_dvc(project: Path, world: pd.DataFrame) -> None:
     def run(*cmd: str) -> str:
         return subprocess.run(list(cmd), cwd=project, check=True, capture_output=True,

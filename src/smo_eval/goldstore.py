@@ -80,7 +80,10 @@ class Version:
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Version:
-        return cls(**{k: value[k] for k in cls.__dataclass_fields__ if k in value})
+        known = {k: value.get(k) for k in cls.__dataclass_fields__}
+        if "complete" not in value:  # stored before completion was recorded
+            known.pop("complete")
+        return cls(**known)  # type: ignore[arg-type]
 
 
 class GoldStore:
