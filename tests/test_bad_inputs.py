@@ -129,6 +129,20 @@ CASES = [
      "item_id", "duplicate item_id/model 'a1|[/x]' with conflicting values"),
     ("bracket_file_name", _corpus("gold[bold].csv"), 2, "gold[bold].csv", 3, "label",
      "unknown label value 'maybe'"),
+    # Configuration values are checked by type and range when loaded, with the full key.
+    ("threshold_above_one", _corpus("gold.csv", "predictions.csv", "evaluate.threshold=1.5"),
+     2, "configuration error", None, None, "evaluate.threshold=1.5: must be in [0, 1]"),
+    ("threshold_not_a_number", _corpus("gold.csv", "predictions.csv",
+                                       "evaluate.threshold=high"),
+     2, "configuration error", None, None,
+     "evaluate.threshold=high: Value 'high' of type 'str' could not be converted to Float"),
+    ("threshold_nan", _corpus("gold.csv", "predictions.csv", "evaluate.threshold=nan"),
+     2, "configuration error", None, None, "evaluate.threshold=nan: must be in [0, 1]"),
+    ("model_threshold_negative", _corpus("gold.csv", "predictions.csv",
+                                         "evaluate.thresholds.m1=-0.2"),
+     2, "configuration error", None, None, "evaluate.thresholds.m1=-0.2: must be in [0, 1]"),
+    ("mlflow_timeout_infinite", _corpus("gold.csv", "predictions.csv", "mlflow.timeout=inf"),
+     2, "configuration error", None, None, "mlflow.timeout=inf: must be in [0.5, 600]"),
 ]
 
 
@@ -241,6 +255,20 @@ def test_unreadable_file_names_the_file(monkeypatch: pytest.MonkeyPatch) -> None
         assert "Traceback" not in text and "unexpected" not in text
     finally:
         shutil.rmtree(folder)
+
+
+def test_cases_add_names_the_gold_file(project: Path) -> None:
+    """A scenario column the gold file lacks: the message names the file first (it named
+    only the setting)."""
+    gold = CORPUS / "gold.csv"
+    for command in ("add", "check"):
+        result = run_cli("cases", command, "--file", str(gold),
+                         "labels.cases.scenario=[functionality]", "mlflow.enabled=false")
+        text = " ".join(result.output.split())
+        assert result.exit_code == 2, text
+        assert (f"error: {gold}: labels.cases.scenario names columns ['functionality'] the "
+                "gold table lacks; it has item_id, label, text") in text
+        assert "Traceback" not in text and "unexpected" not in text
 
 
 def test_valid_corpus_files_ingest(project: Path) -> None:

@@ -190,6 +190,78 @@ def test_failure_mid_write_leaves_the_store_as_it_was(project: Path, world: pd.D
     assert len(GoldStore(project / "data/gold").versions()) == 2
 
 
+def _killed_ingest(project: Path, file: str, *extra: str) -> None:
+    """`gold ingest FILE` killed (SIGKILL) once the version is stored, before its diff."""
+    script = ("import os, smo_eval.commands.gold as g\n"
+              "g.compare = lambda *a, **k: os.kill(os.getpid(), 9)\n"
+              "from smo_eval.cli import main\nmain()\n")
+    env = {**os.environ, "SMO_EVAL_CONF_DIR": str(project / "conf")}
+    done = subprocess.run([sys.executable, "-c", script, "gold", "ingest", file, *extra],
+                          cwd=project, env=env, capture_output=True, timeout=300, check=False)
+    assert done.returncode == -9, done.stdout.decode() + done.stderr.decode()
+
+
+def test_a_version_killed_before_its_diff_is_finished_by_the_next_ingest(
+        project: Path, world: pd.DataFrame) -> None:
+    """Killed after the manifest names the version, before the diff: the version is stored
+    incomplete. Re-ingesting the same file finishes it (diff and MLflow run) instead of
+    'same content: no new version'; a different file finishes it first, then itself."""
+    uri = f"mlflow.tracking_uri=sqlite:///{project}/mlflow.db"
+    base = world.iloc[N_ADDED:]
+    base.to_parquet(project / "v1.parquet", index=False)
+    invoke("gold", "ingest", "v1.parquet", uri)
+    relabeled, flipped = _relabel(world, seed=6)
+    relabeled.to_parquet(project / "v2.parquet", index=False)
+    _killed_ingest(project, "v2.parquet", uri)
+    store = GoldStore(project / "data/gold")
+    first, second = store.versions()
+    assert first.complete and not second.complete
+    assert not (project / "outputs/labels/gold_diff.csv").exists()
+
+    out = invoke("gold", "ingest", "v2.parquet", uri)
+    assert "no new version" not in out
+    assert f"gold version {second.id} (v2) was stored by an ingest that stopped" in out
+    diff = pd.read_csv(project / "outputs/labels/gold_diff.csv")
+    assert set(diff.loc[diff["change"] == "relabeled", "item_id"]) == flipped & set(
+        base["item_id"])
+    assert (diff["change"] == "added").sum() == N_ADDED
+    assert all(v.complete for v in store.versions())
+    mlflow.set_tracking_uri(f"sqlite:///{project}/mlflow.db")
+    runs = mlflow.search_runs(experiment_names=["smo-eval"])
+    assert runs["tags.gold_version"].tolist() == [second.id]
+    out = invoke("gold", "ingest", "v2.parquet", uri)
+    assert "no new version" in out and "stopped" not in out
+    assert len(mlflow.search_runs(experiment_names=["smo-eval"])) == 1
+
+    # Killed again on a third delivery; a fourth finishes the third, then itself.
+    third, _ = _relabel(relabeled, seed=7)
+    third.to_parquet(project / "v3.parquet", index=False)
+    _killed_ingest(project, "v3.parquet", uri)
+    fourth, flipped4 = _relabel(third, seed=8)
+    fourth.to_parquet(project / "v4.parquet", index=False)
+    out = invoke("gold", "ingest", "v4.parquet", uri)
+    v3, v4 = store.versions()[2:]
+    assert out.index(f"gold version {v3.id} (v3) was stored") < out.index(
+        f"Gold diff {v3.id} (v3) -> {v4.id} (v4)")
+    diff = pd.read_csv(project / "outputs/labels/gold_diff.csv")
+    assert set(diff.loc[diff["change"] == "relabeled", "item_id"]) == flipped4
+    assert all(v.complete for v in store.versions())
+    runs = mlflow.search_runs(experiment_names=["smo-eval"], order_by=["start_time ASC"])
+    assert runs["tags.gold_version"].tolist() == [second.id, v3.id, v4.id]
+
+
+def test_versions_stored_before_completion_was_recorded_are_complete(tmp_path: Path) -> None:
+    """A manifest written by an earlier smo-eval (no `complete`, no reviewer column) reads as
+    complete versions: upgrading does not re-run every old diff."""
+    root = tmp_path / "gold"
+    root.mkdir()
+    (root / "manifest.json").write_text(json.dumps({"versions": [
+        {"id": "abc", "name": "old", "file": "versions/abc.parquet", "rows": 3}]}))
+    (version,) = GoldStore(root).versions()
+    assert version.complete and version.reviewer_column is None
+    assert GoldStore(root).incomplete() == []
+
+
 def test_ingest_tracks_the_store_with_dvc(project: Path, world: pd.DataFrame) -> None:
     def run(*cmd: str) -> str:
         return subprocess.run(list(cmd), cwd=project, check=True, capture_output=True,

@@ -5,6 +5,11 @@ as Excel or GBK CSV are the same version), shown with a readable name and the in
 The manifest keeps every version's lineage (source file and its hash, reviewer column, time).
 Writers hold an exclusive lock for the whole read-modify-write, and every file is replaced
 atomically, so two ingests at once keep both versions and a failed ingest changes nothing.
+
+A version is stored `complete: false` and marked complete only once the ingest has done
+everything that belongs to it (DVC commit, diff against the previous version, MLflow run).
+An ingest killed in between leaves it incomplete, and the next ingest finishes it, rather
+than finding "the same content" and skipping that work for good.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,10 +76,14 @@ class Version:
     source_sha256: str | None
     reviewer_column: str | None
     previous: str | None
+    complete: bool = True   # versions stored before completion was recorded are complete
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Version:
-        return cls(**{k: value.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        known = {k: value.get(k) for k in cls.__dataclass_fields__}
+        if "complete" not in value:  # stored before completion was recorded
+            known.pop("complete")
+        return cls(**known)  # type: ignore[arg-type]
 
 
 class GoldStore:
@@ -118,6 +127,44 @@ class GoldStore:
             raise SmoEvalError(f"gold version {ref!r} not in {self.root}; known: {known}")
         return matches[-1] if len({m.name for m in matches}) == 1 else _ambiguous(ref, matches)
 
+    def incomplete(self) -> list[Version]:
+        """Versions whose ingest has not finished (stopped, or still running), oldest first."""
+        return [v for v in self.versions() if not v.complete]
+
+    def previous(self, version: Version) -> Version | None:
+        return next((v for v in self.versions() if v.id == version.previous), None)
+
+    @contextmanager
+    def finishing(self, version: Version) -> Iterator[bool]:
+        """Claim the work of an incomplete version: yields False when another live ingest is
+        finishing it or it is complete by now. The claim is a file lock, so it ends with the
+        process that holds it, however that process ends."""
+        path = self.lock_path.with_name(f"{self.lock_path.name}.{version.id}")
+        claim = FileLock(str(path), timeout=0)
+        try:
+            claim.acquire()
+        except Timeout:
+            yield False
+            return
+        try:
+            current = next((v for v in self.versions() if v.id == version.id), None)
+            yield current is not None and not current.complete
+        finally:
+            claim.release()
+            path.unlink(missing_ok=True)
+
+    def mark_complete(self, version: Version) -> None:
+        """Record that everything belonging to `version` is done (under the lock)."""
+        with self.locked():
+            versions = [replace(v, complete=True) if v.id == version.id else v
+                        for v in self.versions()]
+            self._write_manifest(versions)
+
+    def _write_manifest(self, versions: list[Version]) -> None:
+        payload = {"versions": [v.__dict__ for v in versions]}
+        with atomic_path(self.manifest_path) as tmp:
+            tmp.write_text(to_json_text(payload), encoding="utf-8")
+
     def path(self, version: Version) -> Path:
         return self.root / version.file
 
@@ -136,14 +183,13 @@ class GoldStore:
                                f"waited {self.lock_timeout:.0f} s") from None
 
     def add(self, table: pd.DataFrame, name: str, source: str, source_sha256: str | None,
-            reviewer_column: str | None, after_write: Callable[[], None] | None = None
-            ) -> tuple[Version, Version | None, bool]:
+            reviewer_column: str | None) -> tuple[Version, Version | None, bool]:
         """Store `table` as a new version unless its content is already stored.
 
         Returns (the version, the version before it, whether it was created). Under the lock:
         Parquet first, manifest last (both atomic renames); on any failure the new Parquet is
-        removed, so the store is exactly as before. `after_write` runs inside the lock after
-        the manifest is replaced (DVC bookkeeping) and cannot undo the version.
+        removed, so the store is exactly as before. A new version is stored incomplete: the
+        caller marks it complete when its work is done.
         """
         digest = content_hash(table)
         with self.locked():
@@ -160,20 +206,17 @@ class GoldStore:
                 id=vid, name=name, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 content_sha256=digest, file=f"{VERSIONS}/{vid}.parquet", rows=len(table),
                 positives=int(table["label"].sum()), source=source, source_sha256=source_sha256,
-                reviewer_column=reviewer_column, previous=versions[-1].id if versions else None)
+                reviewer_column=reviewer_column, previous=versions[-1].id if versions else None,
+                complete=False)
             target = self.path(version)
             stored = table.assign(gold_version=vid)
             try:
                 with atomic_path(target) as tmp:
                     stored.to_parquet(tmp, index=False)
-                payload = {"versions": [v.__dict__ for v in [*versions, version]]}
-                with atomic_path(self.manifest_path) as tmp:
-                    tmp.write_text(to_json_text(payload), encoding="utf-8")
+                self._write_manifest([*versions, version])
             except BaseException:
                 target.unlink(missing_ok=True)
                 raise
-            if after_write is not None:
-                after_write()
             return version, versions[-1] if versions else None, True
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from smo_eval.config.schema_stages import EvaluateConfig
 from smo_eval.errors import ConfigError
+from smo_eval.io.writers import csv_text_restored
 from smo_eval.slicekey import OVERALL
 
 Threshold = float | np.ndarray
@@ -86,12 +87,14 @@ def per_row(thresholds: pd.DataFrame, table: pd.DataFrame,
 
 
 def read_thresholds(path: Path) -> pd.DataFrame:
-    """A thresholds file as `smo-eval experiment` writes it (CSV), checked for its columns."""
+    """A thresholds file as `smo-eval experiment` writes it (CSV, text escaped for
+    spreadsheets: `io.writers.spreadsheet_safe`), checked for its columns."""
     if not path.is_file():
         raise ConfigError(f"evaluate.thresholds_file {path} not found (written by "
                           "`smo-eval experiment` as outputs/experiment/results/thresholds.csv)")
-    frame = pd.read_csv(path, dtype={"value": str, "dimension": str, "model": str},
-                        encoding="utf-8-sig", keep_default_na=False)
+    frame = csv_text_restored(pd.read_csv(
+        path, dtype={"value": str, "dimension": str, "model": str}, encoding="utf-8-sig",
+        keep_default_na=False))
     missing = [c for c in ("model", "dimension", "value", "threshold") if c not in frame.columns]
     if missing:
         raise ConfigError(f"thresholds file {path} lacks column(s) {missing}")

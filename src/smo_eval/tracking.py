@@ -140,7 +140,7 @@ class StageRun:
             self._mlflow.log_params(clean)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        clean = {mlflow_name(k): float(v) for k, v in metrics.items()
+        clean = {_metric_name(k): float(v) for k, v in metrics.items()
                  if v is not None and v == v}  # NaN (undefined) is not logged
         items = list(clean.items())
         for start in range(0, len(items), _BATCH):
@@ -168,6 +168,15 @@ def _ensure_experiment(mlflow: Any, name: str, uri: str, project_root: Path) -> 
         location = (project_root / "mlartifacts").resolve().as_uri()
         mlflow.create_experiment(name, artifact_location=location)
     mlflow.set_experiment(name)
+
+
+# MLflow refuses a metric name that reads as another path (`v/../x`, `/abs`, `a//b`): model
+# names from the data are part of metric names, so such segments are renamed.
+_PATH_SEGMENTS = {"": "_", ".": "_", "..": "__"}
+
+
+def _metric_name(name: str) -> str:
+    return "/".join(_PATH_SEGMENTS.get(part, part) for part in mlflow_name(name).split("/"))
 
 
 def _from_mlflow(exc: Exception) -> bool:

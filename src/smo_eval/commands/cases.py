@@ -17,7 +17,7 @@ import pandas as pd
 from smo_eval import console
 from smo_eval.commands.context import command_run, folder
 from smo_eval.commands.gold import _validated, resolve_ref
-from smo_eval.errors import ContractError, RowProblem
+from smo_eval.errors import ConfigError, ContractError, RowProblem
 from smo_eval.io.writers import write_csv, write_json
 from smo_eval.pipeline.runner import Runner
 from smo_eval.stages.cases import CASE_COLUMNS, cases_from_gold, check, nearest, precedents
@@ -67,10 +67,20 @@ def _gold(ctx: Runner, file: Path | None) -> tuple[pd.DataFrame, str]:
     return _validated(ctx, "gold", resolve_ref(ctx, str(source))), str(source)
 
 
+@contextmanager
+def _naming(source: str) -> Iterator[None]:
+    """A setting the gold file cannot satisfy (a scenario column it lacks) names the file."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 def add(ctx: Runner, file: Path | None = None) -> int:
     """Grow the database from a gold set; returns how many new cases were stored."""
     gold, source = _gold(ctx, file)
-    rows = cases_from_gold(gold, ctx.config.labels.cases, source)
+    with _naming(source):
+        rows = cases_from_gold(gold, ctx.config.labels.cases, source)
     path = _path(ctx)
     with connect(path) as conn, conn:
         before = conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0]
@@ -97,7 +107,8 @@ def run_check(ctx: Runner, file: Path | None = None) -> tuple[pd.DataFrame, pd.D
     if cases.empty:
         console.notices([f"the case database {_path(ctx)} is empty: only scenarios whose own "
                          "gold labels disagree are checked (grow it with `smo-eval cases add`)"])
-    conflicts, scenarios = check(gold, list(ctx.config.labels.cases.scenario), cases)
+    with _naming(source):
+        conflicts, scenarios = check(gold, list(ctx.config.labels.cases.scenario), cases)
     target = folder(ctx, "labels")
     written = ctx.catalog.write("cases.conflicts", conflicts)
     written.append(write_csv(scenarios, target / "scenario_conflicts.csv"))

@@ -71,7 +71,10 @@ def canonical_gold(ctx: Runner, path: Path) -> tuple[pd.DataFrame, str | None]:
 
 
 def ingest(ctx: Runner, path: Path, name: str | None = None) -> Version:
+    """Store a delivery as a version, then finish every version whose work is not done: this
+    one, and any an earlier ingest left incomplete when it was stopped."""
     cfg = ctx.config.labels.gold
+    ctx.tracker.check()  # mlflow.required=true: exit 2 before the store changes
     table, reviewer = canonical_gold(ctx, path)
     gold = store(ctx)
     notes: list[str] = []
@@ -82,17 +85,33 @@ def ingest(ctx: Runner, path: Path, name: str | None = None) -> Version:
             if note:
                 notes.append(note)
 
-    version, previous, created = gold.add(table, name or path.stem, str(path), file_sha256(path),
-                                          reviewer, after_write=track)
-    console.notices(notes)
-    if not created:
+    version, _, created = gold.add(table, name or path.stem, str(path), file_sha256(path),
+                                   reviewer)
+    pending = gold.incomplete()
+    if created:  # a version stored after this one is another live ingest's to finish
+        order = [v.id for v in gold.versions()]
+        pending = [v for v in pending if order.index(v.id) <= order.index(version.id)]
+        console.say(f"stored gold version {version.id} ({version.name}), "
+                    f"{version.rows:,} items, in {gold.root}")
+    elif version.complete:
         console.say(f"{path} has the same content as gold version {version.id} "
                     f"({version.name}, {version.created_at}): no new version")
-        return version
-    console.say(f"stored gold version {version.id} ({version.name}), "
-                f"{version.rows:,} items, in {gold.root}")
-    if previous is not None:
-        compare(ctx, gold, previous, version)
+    for unfinished in pending:
+        with gold.finishing(unfinished) as mine:
+            if not mine:
+                continue  # another ingest running now is finishing it
+            if unfinished.id != version.id or not created:
+                console.say(f"gold version {unfinished.id} ({unfinished.name}) was stored by "
+                            "an ingest that stopped before it finished: finishing its diff and "
+                            "MLflow run")
+            previous = gold.previous(unfinished)
+            if previous is not None:
+                compare(ctx, gold, previous, unfinished)
+            gold.mark_complete(unfinished)
+    if created or pending:
+        with gold.locked():  # the store as it now is, manifest included
+            track()
+        console.notices(notes)
     return version
 
 
@@ -177,11 +196,12 @@ def show(old: Version, new: Version, summary: pd.DataFrame, split: pd.DataFrame)
 def list_versions(ctx: Runner) -> pd.DataFrame:
     versions = store(ctx).versions()
     frame = pd.DataFrame([v.__dict__ for v in versions]) if versions else pd.DataFrame(
-        columns=["id", "name", "created_at", "rows", "positives", "source", "reviewer_column"])
+        columns=["id", "name", "created_at", "rows", "positives", "source", "reviewer_column",
+                 "complete"])
     if versions:
         frame["latest"] = np.arange(len(frame)) == len(frame) - 1
     cols = [c for c in ("id", "name", "created_at", "rows", "positives", "source",
-                        "reviewer_column", "previous") if c in frame.columns]
+                        "reviewer_column", "previous", "complete") if c in frame.columns]
     console.console.print(console.table(f"Gold versions in {store(ctx).root}", frame[cols],
                                         {"rows": "count", "positives": "count"}, max_rows=50))
     return frame

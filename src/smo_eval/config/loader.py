@@ -362,7 +362,8 @@ def check_values(config: Config) -> None:
     def in_range(path: str, value: Any, bounds: Any) -> None:
         if bounds and isinstance(value, int | float) and not isinstance(value, bool):
             low, high = bounds
-            if (low is not None and value < low) or (high is not None and value > high):
+            if (value != value  # NaN is in no range (every comparison with it is false)
+                    or (low is not None and value < low) or (high is not None and value > high)):
                 problems.append(f"{path}={value}: must be in [{_end(low)}, {_end(high)}]")
 
     def walk(node: Any, prefix: str) -> None:

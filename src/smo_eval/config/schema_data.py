@@ -109,7 +109,7 @@ class MlflowConfig:
     experiment: str = setting("smo-eval", "MLflow experiment name.")
     timeout: float = setting(
         10.0, "Seconds an MLflow request may take before the run is given up as not recorded "
-        "(the stage's outputs and verdict stand).", bounds=(0.5, None))
+        "(the stage's outputs and verdict stand).", bounds=(0.5, 600.0))
     required: bool = setting(
         False, "Exit 2 before judging when the tracking store is unreachable, instead of "
         "running unrecorded.")

@@ -3,7 +3,8 @@
 Frozen header, an autofilter, column widths from the content (long text wrapped and capped),
 number formats by column (scores to 3 decimals, shares as %), a `decision` column with a
 drop-down and a `comment` column for the reviewer. Every text cell is written as text:
-a value starting with `=`, `+`, `-` or `@` stays a string, URLs stay plain text.
+a value starting with `=`, `+`, `-` or `@` stays a string, URLs stay plain text; the column
+names are written as strings too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from smo_eval.clock import now
 from smo_eval.io.writers import atomic_path
 
 DECISIONS = ["confirm error", "gold label wrong", "ambiguous / needs policy", "not an error"]
@@ -39,6 +41,8 @@ def write_review_xlsx(frame: pd.DataFrame, target: Path, sheet: str = "review") 
     columns = [str(c) for c in data.columns]
     with atomic_path(target) as tmp:
         book = xlsxwriter.Workbook(str(tmp), _OPTIONS)
+        # The only time inside the file: the clock's (SOURCE_DATE_EPOCH makes it fixed).
+        book.set_properties({"created": now().replace(tzinfo=None)})
         sheet_ = book.add_worksheet(sheet[:31])
         header = book.add_format({"bold": True, "bg_color": "#E8EEF7", "border": 1,
                                   "text_wrap": True, "valign": "top"})

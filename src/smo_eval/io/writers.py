@@ -43,29 +43,93 @@ def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
 
 def write_csv(frame: pd.DataFrame, target: Path, bom: bool = True) -> Path:
     """UTF-8 with a BOM (so Excel on any locale opens Chinese text correctly) unless a tool
-    reads the file (DVC plots take a BOM as part of the first column's name)."""
+    reads the file (DVC plots take a BOM as part of the first column's name).
+
+    Text a spreadsheet would run as a formula is written escaped (`spreadsheet_safe`): the
+    flips and review queues are opened in Excel by the people they are for. Tools read the
+    Parquet twin, or undo the escape with `csv_text_restored`.
+    """
     encoding = "utf-8-sig" if bom else "utf-8"
-    return _write(target, lambda p: frame.to_csv(p, index=False, encoding=encoding))
+    safe = spreadsheet_safe(frame)
+    # Python's csv module quotes only the line terminator's characters: a text holding a lone
+    # carriage return would end its row early for every reader, unless rows end in CRLF.
+    ends = "\r\n" if _holds_carriage_return(safe) else "\n"
+    return _write(target, lambda p: safe.to_csv(p, index=False, encoding=encoding,
+                                                lineterminator=ends))
 
 
-# XlsxWriter writes about twice as fast as openpyxl; text stays text (no formulas from a
-# leading "=", no hyperlinks from URLs in user content, no numbers from digit strings).
-_XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False,
-                 "strings_to_numbers": False}
+# A cell starting with one of these is a formula, or turns into one, in Excel, LibreOffice and
+# Google Sheets (OWASP "CSV injection"). A leading apostrophe is escaped as well, so the escape
+# is exactly reversible: `csv_text_restored` drops one apostrophe from text starting with one.
+_ESCAPE = "'"
+_RISKY_START = frozenset("=+-@\t\r" + _ESCAPE)
+_RISKY_PATTERN = "^[=+\\-@\t\r']"
 
 
-def write_xlsx(frame: pd.DataFrame, target: Path, sheet: str = "Sheet1") -> Path:
-    return _write(target, lambda p: frame.to_excel(p, index=False, sheet_name=sheet,
-                                                   engine="xlsxwriter",
-                                                   engine_kwargs={"options": _XLSX_OPTIONS}))
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each text cell and column name that starts with `=`, `+`, `-`, `@`, a tab,
+    a carriage return or an apostrophe prefixed by an apostrophe. Numbers, booleans and dates
+    stay as they are (a negative number is written as a number, not as text). Returns `frame`
+    itself when nothing needs escaping."""
+    names = [_escaped(c) for c in frame.columns]
+    changed = {}
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        escaped = _escape_column(values)
+        if escaped is not values:
+            changed[i] = escaped
+    if not changed and names == list(frame.columns):
+        return frame
+    out = frame.copy(deep=False)
+    for i, values in changed.items():
+        out.isetitem(i, values)
+    out.columns = names
+    return out
 
 
-def write_table(frame: pd.DataFrame, target_stem: Path) -> list[Path]:
-    """Write a result table as both CSV (people, diffs) and Parquet (tools, dtypes kept)."""
-    return [
-        write_csv(frame, target_stem.with_suffix(".csv")),
-        write_parquet(frame, target_stem.with_suffix(".parquet")),
-    ]
+def csv_text_restored(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inverse of `spreadsheet_safe`, for a table read back from a CSV written here."""
+    out = frame.copy(deep=False)
+    out.columns = [_restored(c) for c in frame.columns]
+    for i in range(out.shape[1]):
+        values = out.iloc[:, i]
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            out.isetitem(i, values.map(_restored).astype(values.dtype))
+    return out
+
+
+def _escaped(value: Any) -> Any:
+    return _ESCAPE + value if isinstance(value, str) and value[:1] in _RISKY_START else value
+
+
+def _restored(value: Any) -> Any:
+    return value[1:] if isinstance(value, str) and value.startswith(_ESCAPE) else value
+
+
+def _holds_carriage_return(frame: pd.DataFrame) -> bool:
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = pd.Series(values.cat.categories)
+        text = values.dtype == object or isinstance(values.dtype, pd.StringDtype)
+        if text and values.map(lambda v: isinstance(v, str) and "\r" in v).astype(bool).any():
+            return True
+    return any(isinstance(c, str) and "\r" in c for c in frame.columns)
+
+
+def _escape_column(values: pd.Series) -> pd.Series:
+    """The column with its risky text cells escaped (the same object when there are none)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = list(values.cat.categories)
+        renamed = [_escaped(c) for c in categories]
+        return values if renamed == categories else values.cat.rename_categories(renamed)
+    if isinstance(values.dtype, pd.StringDtype):
+        risky = values.str.contains(_RISKY_PATTERN, regex=True, na=False)
+        return values.where(~risky, _ESCAPE + values) if risky.any() else values
+    if values.dtype != object:
+        return values
+    risky = values.map(lambda v: isinstance(v, str) and v[:1] in _RISKY_START).astype(bool)
+    return values.where(~risky, values.map(_escaped)) if risky.any() else values
 
 
 def _json_default(value: Any) -> Any:

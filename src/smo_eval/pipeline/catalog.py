@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from smo_eval.errors import SmoEvalError
-from smo_eval.io.writers import atomic_path, write_csv, write_json, write_parquet
+from smo_eval.io.writers import (
+    atomic_path,
+    csv_text_restored,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 from smo_eval.lineage import file_sha256
 from smo_eval.pipeline.entries import Entry, safe_name
 
@@ -149,17 +155,18 @@ class Catalog:
             file = target.with_name(target.name + ".parquet") if kind == "table" else target
             return pd.read_parquet(file)
         if kind == "csv":
-            return pd.read_csv(target, encoding="utf-8-sig")
+            return csv_text_restored(pd.read_csv(target, encoding="utf-8-sig"))
         if kind == "json":
             return json.loads(target.read_text(encoding="utf-8"))
         if kind == "text":
             return target.read_text(encoding="utf-8")
         if kind == "frames":
             index = json.loads(frames_index(target).read_text(encoding="utf-8"))
-            return {name: pd.read_csv(_inside(target, file), encoding="utf-8-sig")
+            return {name: csv_text_restored(pd.read_csv(_inside(target, file),
+                                                        encoding="utf-8-sig"))
                     for name, file in index.items()}
         if kind == "dir":
-            return {p.stem: pd.read_csv(p, encoding="utf-8-sig")
+            return {p.stem: csv_text_restored(pd.read_csv(p, encoding="utf-8-sig"))
                     for p in sorted(target.glob("*.csv"))}
         raise SmoEvalError(f"catalog entry {key} ({kind}) is written for people, not read back")
 

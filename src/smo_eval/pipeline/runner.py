@@ -9,6 +9,7 @@ while it is current (else computed here with a notice, or refused with
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -246,23 +247,40 @@ class Runner:
         """Run a stage, write its outputs and lineage, show it and record it in MLflow."""
         stage = registry.stage(name)
         try:
+            self.tracker.check()  # mlflow.required=true: exit 2 before anything is judged
             result = self.compute(name)
+            files = self.write(stage, result)
         except Exception as exc:
-            node = stage.node()
-            if hasattr(node, "on_error"):  # e.g. the gate: its files say `error`, never a pass
-                self.catalog.forget(stage.name)
-                for key, value in node.on_error(exc).items():
-                    self.catalog.write(key, value)
+            self._write_error(stage, exc)
             raise
-        files = self.write(stage, result)
-        console.notices(result.notices)
-        node = stage.node()
-        if hasattr(node, "show"):
-            node.show(result)
-        self.record(stage, result, files)
+        try:  # the files (the gate's verdict) are written: what follows cannot change them
+            console.notices(result.notices)
+            node = stage.node()
+            if hasattr(node, "show"):
+                node.show(result)
+            self.record(stage, result, files)
+        except Exception as exc:
+            if os.environ.get("SMO_EVAL_DEBUG"):
+                raise
+            console.notices([f"{name}: outputs written, but showing or recording them failed "
+                             f"(unexpected {type(exc).__name__}: {exc})"])
         console.notices(self.tracker.notices)
         self.tracker.notices.clear()
         return result
+
+    def _write_error(self, stage: Stage, exc: Exception) -> None:
+        """A stage with `on_error` (the gate) that could not run or write leaves files that say
+        `error`, or none at all: never an earlier verdict, never half of this one."""
+        node = stage.node()
+        if not hasattr(node, "on_error"):
+            return
+        self.catalog.forget(stage.name)
+        try:
+            for key, value in node.on_error(exc).items():
+                self.catalog.write(key, value)
+        except Exception:  # e.g. the disk is full
+            for entry in stage.outputs:
+                self.catalog.remove(entry.key)
 
     def write(self, stage: Stage, result: StageResult) -> list[Path]:
         self.catalog.forget(stage.name)

@@ -37,7 +37,10 @@ class Page:
 
     def __init__(self, executable: str, timeout: float = 60.0) -> None:
         self.timeout = timeout
-        self._profile = tempfile.TemporaryDirectory(prefix="smo-eval-chromium-")
+        # Chromium's helper processes may still write the profile while it is removed: a
+        # leftover file in /tmp must not fail the report stage (it did: ENOTEMPTY).
+        self._profile = tempfile.TemporaryDirectory(prefix="smo-eval-chromium-",
+                                                    ignore_cleanup_errors=True)
         self._proc = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -73,7 +73,9 @@ def _column_results(snapshot: Any, n_ref: int, n_cur: int) -> pd.DataFrame:
             continue
         method = str(config.get("method") or "")
         threshold = config.get("threshold")
-        value = float(metric["value"])
+        # Evidently sums over Python sets, whose order follows PYTHONHASHSEED: the last two
+        # digits vary between processes. 12 significant digits are the same in every run.
+        value = float(f"{float(metric['value']):.12g}")
         rows.append({"column": str(config["column"]), "evidently_method": method,
                      "evidently_value": value, "evidently_threshold": threshold,
                      "evidently_rows": f"{n_ref}/{n_cur}"})

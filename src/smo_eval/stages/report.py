@@ -8,12 +8,13 @@ and Markdown is `smo_eval.report.render`; reading and writing files is the comma
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from smo_eval.clock import now
 from smo_eval.config.schema_data import TaxonomyConfig
 from smo_eval.report.base import Build
 from smo_eval.report.i18n import Messages, count, interval, pct
@@ -37,7 +38,7 @@ def build_report(tables: Mapping[str, Any], report_cfg: Mapping[str, Any],
     findings = [f for s in sections for f in s.findings]
     recommendations = recommend(build, findings)
     labels = {k.split(".", 1)[1]: v for k, v in msg.all().items() if k.startswith("ui.")}
-    when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    when = (generated or now()).strftime("%Y-%m-%d %H:%M UTC")
     return Report(msg.lang, str(report_cfg.get("title") or msg.t("title")), when,
                   _summary(build, findings, len(recommendations)), sections, recommendations,
                   labels)

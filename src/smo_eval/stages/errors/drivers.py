@@ -31,7 +31,9 @@ def drivers(model: str, kind: str, columns: Columns, pop: np.ndarray, err: np.nd
          "learning_rate": cfg.learning_rate, "min_data_in_leaf": 20,
          "num_threads": 1, "verbose": -1, "seed": int(rng.integers(1 << 30)),
          "deterministic": True, "max_cat_to_onehot": 8},
-        lgb.Dataset(x, y, feature_name=[c.name for c in cols],
+        # Positional names: LightGBM refuses column names from the data holding JSON
+        # characters (`[`, `"`, `:`); results are named by `cols` below.
+        lgb.Dataset(x, y, feature_name=[f"f{j}" for j in range(len(cols))],
                     categorical_feature=list(range(len(cols))), free_raw_data=True),
         num_boost_round=cfg.n_estimators)
     # SHAP values on a sample: exact tree SHAP costs far more per row than the fit.

@@ -17,6 +17,10 @@ from smo_eval.operating_point import Threshold
 KINDS = {"fn": 1, "fp": 0}  # error kind -> label of the population it is counted in
 
 
+TERM_COLUMNS = ["model", "error", "language", "term", "n_error_docs", "n_correct_docs",
+                "error_doc_rate", "correct_doc_rate", "log_odds", "z"]
+
+
 def error_terms(model: str, kind: str, frame: pd.DataFrame, derived: pd.DataFrame | None,
            pop: np.ndarray, err: np.ndarray, scored: np.ndarray, flag: np.ndarray,
            labels: np.ndarray, scores: pd.DataFrame, thresholds: Mapping[str, Threshold],
@@ -25,8 +29,8 @@ def error_terms(model: str, kind: str, frame: pd.DataFrame, derived: pd.DataFram
     """Over-represented terms per language; and which rows carry one of them."""
     tcfg = cfg.terms
     has_term = np.zeros(len(frame), dtype=bool)
-    if derived is None:
-        return pd.DataFrame(), has_term
+    if derived is None:  # no text column
+        return pd.DataFrame(columns=TERM_COLUMNS), has_term
     lang = (frame["language"].astype("string").fillna("unknown") if "language" in frame
             else pd.Series("all", index=frame.index))
     frames = []
@@ -58,11 +62,9 @@ def error_terms(model: str, kind: str, frame: pd.DataFrame, derived: pd.DataFram
         if len(found):
             idx = pd.Index(vocab).get_indexer(found["term"])
             has_term[rows] |= np.asarray(x[:, idx].sum(axis=1)).ravel() > 0
-    cols = ["model", "error", "language", "term", "n_error_docs", "n_correct_docs",
-            "error_doc_rate", "correct_doc_rate", "log_odds", "z"]
     if not frames:
-        return pd.DataFrame(columns=cols), has_term
-    return pd.concat(frames, ignore_index=True)[cols], has_term
+        return pd.DataFrame(columns=TERM_COLUMNS), has_term
+    return pd.concat(frames, ignore_index=True)[TERM_COLUMNS], has_term
 
 
 def _vectorized_sample(frame: pd.DataFrame, derived: pd.DataFrame, lang: pd.Series,

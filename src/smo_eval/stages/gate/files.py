@@ -10,12 +10,15 @@ check that could not be computed is an <error>; a check whose source does not ap
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from smo_eval.clock import now
+from smo_eval.io import markdown
 from smo_eval.slicekey import to_json
 from smo_eval.stages.gate.model import (
     FAIL,
@@ -74,7 +77,7 @@ def _case_outcome(check: CheckResult, status: str) -> str:
 
 
 def to_junit(result: GateResult, timestamp: datetime | None = None) -> str:
-    stamp = (timestamp or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = (timestamp or now()).strftime("%Y-%m-%dT%H:%M:%S")
     root = ET.Element("testsuites", name=f"smo-eval gate {result.name}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite_id, check in enumerate(result.checks):
@@ -120,8 +123,7 @@ def to_junit(result: GateResult, timestamp: datetime | None = None) -> str:
     root.set("failures", str(totals["failures"]))
     root.set("errors", str(totals["errors"]))
     root.set("time", "0")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    return _xml_text(root)
 
 
 def error_junit(message: str) -> str:
@@ -134,27 +136,44 @@ def error_junit(message: str) -> str:
     node = ET.SubElement(case, "error", message=message.splitlines()[0] if message else "",
                          type="could_not_run")
     node.text = message
+    return _xml_text(root)
+
+
+# Characters XML 1.0 cannot hold at all (C0 controls but tab/LF/CR, surrogates, U+FFFE/FFFF);
+# ElementTree writes them anyway and the CI system's parser then rejects the whole file.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(root: ET.Element) -> str:
+    """The document, every text and attribute holding only characters XML allows (others are
+    shown as `\\uXXXX`)."""
+    def clean(value: str) -> str:
+        return _NOT_XML.sub(lambda m: f"\\u{ord(m.group(0)):04x}", value)
+
+    for element in root.iter():
+        element.text = clean(element.text) if element.text else element.text
+        for key, value in element.attrib.items():
+            element.set(key, clean(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 
 
 def _cell(value: Any) -> str:
-    """A Markdown table cell that shows data as text: no pipes, newlines, tags or code."""
+    """A Markdown table cell that shows data as text (`io.markdown.text`)."""
     if value is None:
         return "–"
     if isinstance(value, float):
         return f"{value:.4f}"
-    text = str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    return (text.replace("`", "\\`").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("[", "\\["))
+    return markdown.text(value)
 
 
 def to_markdown(result: GateResult, promotion: str | None = None) -> str:
     """Verdict line, then failed and insufficient checks (per slice), then the rest."""
     icon = _ICON[result.verdict]
-    against = f" vs baseline `{result.baseline}`" if result.baseline else ""
-    lines = [f"## {icon} Release gate `{result.name}`: **{result.verdict.upper()}** "
-             f"(candidate `{result.candidate}`{against})", ""]
+    against = f" vs baseline {markdown.code(result.baseline)}" if result.baseline else ""
+    lines = [f"## {icon} Release gate {markdown.code(result.name)}: "
+             f"**{result.verdict.upper()}** (candidate {markdown.code(result.candidate)}"
+             f"{against})", ""]
     failed, warnings = result.failed_checks, result.warnings
     lines.append(f"{len(result.checks)} checks: {len(failed)} failing the gate, "
                  f"{len(warnings)} with insufficient evidence (warn), "
@@ -171,11 +190,11 @@ def to_markdown(result: GateResult, promotion: str | None = None) -> str:
         for check in sorted(attention, key=lambda c: (not c.blocking, c.name)):
             bad = [o for o in check.slices if o.status in (FAIL, INSUFFICIENT)]
             if not bad:
-                rows.append(f"| {check.name} | – | {_ICON[check.status]} {check.status} | – | – "
-                            f"| – | – | {_cell(check.reason)} |")
+                rows.append(f"| {_cell(check.name)} | – | {_ICON[check.status]} {check.status} "
+                            f"| – | – | – | – | {_cell(check.reason)} |")
             for o in sorted(bad, key=lambda o: o.status != FAIL):
                 effect = "" if check.blocking or o.status == FAIL else " (warn)"
-                rows.append(f"| {check.name} | {_cell(o.slice)} | {_ICON[o.status]} "
+                rows.append(f"| {_cell(check.name)} | {_cell(o.slice)} | {_ICON[o.status]} "
                             f"{o.status}{effect} | {_cell(o.value)} | {_cell(o.threshold)} | "
                             f"{_cell(o.n)} | {_cell(o.n_pos)} | {_cell(o.reason)} |")
         lines += rows[:_MAX_ROWS]
@@ -187,7 +206,7 @@ def to_markdown(result: GateResult, promotion: str | None = None) -> str:
     for check in order:
         counts = {s: sum(o.status == s for o in check.slices) for s in (PASS, FAIL, INSUFFICIENT)}
         shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or _cell(check.reason)
-        lines.append(f"| {check.name} | {_ICON[check.status]} {check.status} | {shown} | "
+        lines.append(f"| {_cell(check.name)} | {_ICON[check.status]} {check.status} | {shown} | "
                      f"{_cell(check.description)} |")
     return "\n".join(lines) + "\n"
 
