@@ -239,7 +239,8 @@ STAGES: tuple[Stage, ...] = (
                "labels.annotators?", "labels.annotator_pairs?", "labels.label_issues?",
                "labels.label_issue_rates?", "labels.metrics?", "drift.drift?",
                "drift.performance_estimate?", "drift.emerging_terms?", "drift.summary?",
-               "gate.verdict?", "gold.impact?", "gold.diff?", "cases.conflicts?"),
+               "gate.verdict?", "gold.impact?", "gold.diff?", "cases.conflicts?",
+               "evaluate.policy_confusion?", "evaluate.borderline?"),
         key_settings=("report.lang",),
         outputs=(
             Entry("report.html", "report/report.html", "text", "the report page",
