@@ -158,9 +158,10 @@ def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
     bad = table.frame.loc[mask]
     later = follow_on[0][mask] if follow_on is not None else np.zeros(len(bad), dtype=bool)
     why = pd.Series(np.where(later, follow_on[1] if follow_on else "", reason), index=bad.index)
+    value = bad[column].astype("string")
+    shown = (" (" + value.fillna("") + ")").where(value.notna(), "")  # no value: reason only
     extra = pd.DataFrame({"file": str(raw.path), "row": bad[ROW].to_numpy(), "column": column,
-                          "reason": why + " (" + bad[column].astype("string") + ")",
-                          "follow_on": later})
+                          "reason": why + shown, "follow_on": later})
     table.problems = pd.concat([p for p in (table.problems, extra) if not p.empty],
                                ignore_index=True)
     original = raw.frame.iloc[bad[ROW].to_numpy() - raw.first_row].reset_index(drop=True)
