@@ -277,3 +277,33 @@ def test_other_models_join_per_policy_gold_only_with_policies(
     _preds().assign(model="m3").drop(columns="policy").to_csv("m3.csv", index=False)
     out = invoke("evaluate", *COMMON, "data.extra_predictions=[m3.csv]", code=2)
     assert "m3.csv, column 'policy': missing required column 'policy'" in " ".join(out.split())
+
+
+def test_labels_and_drift_on_per_policy_gold(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Annotators judge items, not policies: agreement uses the item's gold (any policy) and
+    suspected label errors come from the scores per item and policy, said in a notice; drift,
+    whose tests would count an item once per policy, refuses with a message."""
+    monkeypatch.chdir(tmp_path)
+    _write_multi(tmp_path)
+    votes = {"a": "violating", "b": "violating", "c": "safe", "d": "safe", "e": "violating",
+             "f": "safe"}
+    pd.DataFrame([(item, who, label) for item, label in votes.items() for who in "xyz"],
+                 columns=["item_id", "annotator_id", "label"]).to_csv("ann.csv", index=False)
+    out = invoke("labels", *COMMON, "data.annotations=ann.csv")
+    assert "annotators judge items, not policies" in " ".join(out.split())
+    issues = pd.read_csv("outputs/labels/label_issues.csv")
+    assert "policy" in issues.columns
+    rates = pd.read_csv("outputs/labels/label_issue_rates.csv").set_index("slice")
+    flagged = set(zip(issues["item_id"], issues["policy"], strict=True))
+    for policy in HEADS:   # an item's issue under one policy is not one under the others
+        assert rates.loc[f"policy={policy}", "suspected_errors"] == sum(
+            p == policy for _, p in flagged)
+    agreement = pd.read_csv("outputs/labels/agreement.csv").set_index("slice")
+    assert agreement.loc["overall", "n_items"] == 6
+    GOLD.assign(created_at=["2026-01-01", "2026-01-02", "2026-01-03", "2026-02-01",
+                            "2026-02-02", "2026-02-03"]).to_csv("gold.csv", index=False)
+    out = invoke("drift", *COMMON, "drift.time_column=created_at",
+                 "drift.reference=[2026-01-01,2026-01-31]",
+                 "drift.current=[2026-02-01,2026-02-28]", code=2)
+    assert "drift on per-policy data" in " ".join(out.split())
