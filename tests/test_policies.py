@@ -307,3 +307,19 @@ def test_labels_and_drift_on_per_policy_gold(tmp_path: Path,
                  "drift.reference=[2026-01-01,2026-01-31]",
                  "drift.current=[2026-02-01,2026-02-28]", code=2)
     assert "drift on per-policy data" in " ".join(out.split())
+
+
+def test_quarantine_sets_bad_per_policy_rows_aside_with_their_reasons(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    gold = GOLD.copy()
+    gold.loc[2, "policy"] = "hate"   # c: a safe row naming a policy
+    _bad(tmp_path, gold)
+    invoke("ingest", *COMMON, "data.on_error=quarantine", "data.max_quarantine_share=0.5")
+    set_aside = pd.read_csv("outputs/ingest/quarantine/gold.csv")
+    assert set_aside["row"].tolist() == [4]
+    assert set_aside["problem"].iloc[0].startswith("safe row names a policy")
+    preds = pd.read_csv("outputs/ingest/quarantine/predictions.csv")
+    assert sorted(preds["item_id"]) == ["c", "c", "c"]   # its three heads, as follow-on
+    table = pd.read_parquet("outputs/ingest/eval.parquet")
+    assert sorted(set(table["item_id"])) == ["a", "b", "d", "e", "f"] and len(table) == 15

@@ -105,21 +105,22 @@ def _check_gold_items(gold: Validated, delimiter: str, flag: Flag) -> None:
     """Rows of one item must agree: one state per policy, and no safe row beside policies."""
     frame = gold.frame
     long = split_policies(frame, delimiter)
-    long["item"] = frame["item_id"].astype("string").to_numpy()[long["pos"].to_numpy()]
+    item = frame["item_id"].astype("string")
+    long["item"] = item.to_numpy()[long["pos"].to_numpy()]
     long["label"] = frame["label"].to_numpy()[long["pos"].to_numpy()]
     states = long.drop_duplicates(["item", POLICY, "label"])
     clash = states[states.duplicated(["item", POLICY], keep=False)]
-    item = frame["item_id"].astype("string")
-    reason = pd.Series("", index=frame.index, dtype=object)
-    for (key, name), group in clash.groupby(["item", POLICY], sort=False):
-        kinds = " and ".join(STATE[int(v)] for v in sorted(group["label"].unique()))
-        rows = item.eq(key).to_numpy() & reason.eq("").to_numpy()
-        reason[rows] = f"rows of this item make policy '{name}' both {kinds}"
-    safe_items = item[(frame["label"].to_numpy() == 0)]
+    kinds = clash.groupby(["item", POLICY], sort=False)["label"].agg(
+        lambda v: " and ".join(STATE[int(x)] for x in sorted(v.unique()))).reset_index()
+    first = kinds.drop_duplicates("item")
+    why = dict(zip(first["item"], "rows of this item make policy '" + first[POLICY].astype(str)
+                   + "' both " + first["label"], strict=True))
+    reason = item.map(why).astype(object)
+    safe_items = item[frame["label"].to_numpy() == 0]
     both = item.isin(safe_items).to_numpy() & item.isin(long["item"]).to_numpy()
-    reason[both & reason.eq("").to_numpy()] = ("the item has a safe row and rows naming "
-                                               "policies: one item, one reading")
-    bad = reason.ne("").to_numpy()
+    reason = reason.where(reason.notna() | ~both, "the item has a safe row and rows naming "
+                          "policies: one item, one reading")
+    bad = reason.notna().to_numpy()
     flag(gold, bad, "item_id", reason[bad].to_numpy())
 
 
@@ -156,18 +157,24 @@ def expand(items: pd.DataFrame, pairs: pd.DataFrame, policies: Sequence[str],
     return out
 
 
-def wide_scores(table: pd.DataFrame, predictions: pd.DataFrame,
-                policies: Sequence[str]) -> pd.DataFrame:
-    """One float32 column per model aligned to the expanded table (NaN: not scored)."""
-    n_items = len(table) // max(len(policies), 1)
-    items = table["item_id"].iloc[::max(len(policies), 1)].reset_index(drop=True)
+def wide_scores(table: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """One float32 column per model aligned to the rows of a per-policy table (NaN: not
+    scored), matched on (item_id, policy)."""
+    rows = _pairs(table["item_id"], table[POLICY])
     out = {}
     for model, group in predictions.groupby("model", observed=True, sort=True):
-        column = np.full(n_items * len(policies), np.nan, dtype=np.float32)
-        column[_codes(items, group["item_id"], policies, group[POLICY])] = \
-            group["score"].to_numpy(np.float32)
+        at = rows.get_indexer(_pairs(group["item_id"], group[POLICY]))
+        if (at < 0).any():
+            raise AssertionError("validated predictions name a pair outside the table")
+        column = np.full(len(table), np.nan, dtype=np.float32)
+        column[at] = group["score"].to_numpy(np.float32)
         out[str(model)] = column
     return pd.DataFrame(out)
+
+
+def _pairs(items: pd.Series, policies: pd.Series) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([pd.Index(items).astype("string"),
+                                      pd.Index(policies).astype("string")])
 
 
 def _codes(items: pd.Series, item_ids: pd.Series, policies: Sequence[str],
@@ -199,4 +206,4 @@ def joined_scores(eval_table: pd.DataFrame, frame: pd.DataFrame, source: str) ->
         raise ContractError([RowProblem(source, int(r), POLICY, "policy not among the "
                                         f"evaluated policies ({', '.join(policies)})")
                              for r in rows])
-    return wide_scores(eval_table, frame, policies)
+    return wide_scores(eval_table, frame)

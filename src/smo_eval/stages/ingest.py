@@ -107,7 +107,7 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
         eval_table = by_policy.expand(
             joined, by_policy.states(gold_frame, data_cfg.policies.delimiter), policies,
             borderline=bool(labels.borderline))
-        scores = by_policy.wide_scores(eval_table, tables["predictions"].frame, policies)
+        scores = by_policy.wide_scores(eval_table, tables["predictions"].frame)
     else:
         eval_table = _join_items(tables["gold"].frame, items.frame if items else None, taxonomy)
         if labels.borderline:
