@@ -2,9 +2,11 @@
 
 Every stage that counts tp / fp / fn / tn (evaluate, compare, errors, labels, drift, the gold
 diff and the gate through evaluate's table) takes its thresholds from `resolve`: per model
-`evaluate.thresholds[model]`, else `evaluate.threshold`; and for the models a thresholds file
-lists (`evaluate.thresholds_file`, written by `smo-eval experiment`), one threshold per row from
-the row's value of the file's dimension (rows with other values get the file's global one).
+`evaluate.thresholds[model]`, else `evaluate.threshold`; with per-policy rows,
+`evaluate.policy_thresholds[policy]` for the rows of that policy; and for the models a
+thresholds file lists (`evaluate.thresholds_file`, written by `smo-eval experiment`, or a
+team's file with dimension `policy`), one threshold per row from the row's value of the file's
+dimension (rows with other values get the file's global one).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 from smo_eval.config.schema_stages import EvaluateConfig
 from smo_eval.errors import ConfigError
 from smo_eval.io.writers import csv_text_restored
+from smo_eval.policies import POLICY
 from smo_eval.slicekey import OVERALL
 
 Threshold = float | np.ndarray
@@ -28,9 +31,29 @@ def resolve(cfg: EvaluateConfig, table: pd.DataFrame, models: Sequence[str],
     """Each model's threshold: a number, or an array with one value per row of `table`."""
     chosen: dict[str, Threshold] = {m: float(cfg.thresholds.get(m, cfg.threshold))
                                     for m in models}
+    if cfg.policy_thresholds:
+        chosen = {m: per_policy(cfg.policy_thresholds, table, float(t))
+                  for m, t in chosen.items()}
     if thresholds_file is not None:
         chosen |= per_row(thresholds_file, table, models)
     return chosen
+
+
+def per_policy(thresholds: Mapping[str, float], table: pd.DataFrame,
+               default: float) -> np.ndarray:
+    """Per-row thresholds from `evaluate.policy_thresholds`: a row of a listed policy gets its
+    threshold, the others `default`. A policy the table does not have is a typo, refused."""
+    if POLICY not in table.columns:
+        raise ConfigError("evaluate.policy_thresholds is set, but the predictions carry no "
+                          "policy column (one score per item, model and policy)")
+    known = [str(p) for p in table[POLICY].astype("category").cat.categories]
+    unknown = sorted(set(map(str, thresholds)) - set(known))
+    if unknown:
+        raise ConfigError(f"evaluate.policy_thresholds names policies the data does not "
+                          f"have: {unknown}; policies: {known}")
+    mapped = table[POLICY].astype("string").map({str(k): float(v)
+                                                 for k, v in thresholds.items()})
+    return mapped.astype("float64").fillna(default).to_numpy(np.float64)
 
 
 def given_or_configured(cfg: EvaluateConfig, table: pd.DataFrame, models: Sequence[str],

@@ -21,6 +21,23 @@ class LabelValues:
     negative: list[str] = setting(
         help="Gold label values meaning 'safe' (trimmed, case-insensitive).",
         factory=lambda: list(NEGATIVE_LABELS))
+    borderline: list[str] = setting(
+        help="Gold label values meaning 'borderline' (allowed but reduced, needs context), "
+        "e.g. [borderline, 边缘]; empty: no borderline state. How they count: "
+        "evaluate.borderline.", factory=list)
+
+
+@dataclass
+class PolicyConfig:
+    """Multi-policy (multi-head) models: switched on by a `policy` column in predictions."""
+
+    names: list[str] = setting(
+        help="The policies (heads) evaluated, e.g. [hate, harassment, drugs]; empty: those "
+        "the predictions score, each of which must then occur in gold. Needed to evaluate a "
+        "policy with no violation in the gold set.", factory=list)
+    delimiter: str = setting(
+        "|", "Separator of a gold `policy` cell listing several policies (hate|harassment); "
+        "`|` because policy names may hold commas and spaces.")
 
 
 @dataclass
@@ -44,6 +61,8 @@ class DataConfig:
         help="Per-table overrides of `columns`, e.g. {predictions: {item_id: content_id}}.",
         factory=dict)
     labels: LabelValues = section(LabelValues, "Gold label values and what they mean.")
+    policies: PolicyConfig = section(
+        PolicyConfig, "Per-policy scores and gold (predictions with a `policy` column).")
     encoding: str = setting(
         "auto", "CSV encoding: auto detects UTF-8, UTF-8 with BOM and GB18030/GBK from the "
         "bytes; or a Python codec name.")
@@ -152,3 +171,7 @@ class SampleConfig:
     scoring: dict[str, Any] = setting(help="How model scores are drawn.", factory=dict)
     models: dict[str, Any] = setting(help="Model versions, champion first.", factory=dict)
     planted: dict[str, Any] = setting(help="Effects the later stages must find.", factory=dict)
+    policies: dict[str, Any] = setting(
+        help="A multi-head world instead (preset sample_policies): policies, prevalence, "
+        "borderline share, models per policy, planted confusion and borderline market.",
+        factory=dict)

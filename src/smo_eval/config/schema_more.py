@@ -139,13 +139,14 @@ class RegistryConfig:
 
 
 CHECK_KINDS = ("floor", "ceiling", "support", "non_regression", "agreement", "drift",
-               "coverage")
+               "coverage", "borderline")
 
 
 @dataclass
 class CheckSpec:
-    kind: str = setting("floor", "floor, ceiling, support, non_regression, agreement, drift or "
-                        "coverage.", choices=CHECK_KINDS)
+    kind: str = setting("floor", "floor, ceiling, support, non_regression, agreement, drift, "
+                        "coverage or borderline (ceiling `max` on the flag rate of borderline "
+                        "items, evaluate/borderline.csv).", choices=CHECK_KINDS)
     metric: str | None = setting(None, "Metric judged (floor/ceiling/agreement).")
     metrics: list[str] = setting(help="Metrics judged (non_regression).",
                                  factory=lambda: ["recall", "fpr"])

@@ -34,6 +34,16 @@ class EvaluateConfig:
     thresholds_file: str | None = setting(
         None, "Per-slice thresholds (thresholds.csv written by `smo-eval experiment`): every "
         "stage counts at these operating points for the models the file lists.")
+    policy_thresholds: dict[str, float] = setting(
+        help="Per-policy thresholds for every model, e.g. {hate: 0.4} (predictions with a "
+        "policy column); a thresholds file with dimension `policy` sets them per model.",
+        factory=dict, item_bounds=(0.0, 1.0))
+    borderline: str = setting(
+        "separate", "Gold items labelled borderline (data.labels.borderline): exclude them "
+        "from every count, count them as safe (negative) or violating (positive), or "
+        "separate: left out of the counts like exclude, their flag rate reported beside "
+        "the headline metrics. evaluate/borderline.csv gives their flag rate per slice in "
+        "every mode.", choices=("exclude", "negative", "positive", "separate"))
     models: list[str] = setting(help="Models to evaluate (empty: every model).", factory=list)
     ci: IntervalConfig = section(IntervalConfig, "Confidence intervals.")
     min_support: SupportConfig = section(SupportConfig, "Slices below this are kept and marked.")

@@ -26,22 +26,34 @@ NUMBER_KINDS = frozenset({"integer", "floating", "decimal", "mixed-integer-float
 UNSPECIFIED_CATEGORY = "unspecified"
 
 
+# The label of a gold row a team marked borderline (data.labels.borderline), before
+# evaluate.borderline decides how it counts.
+BORDERLINE = 2
+
+
 @dataclass(frozen=True)
 class LabelMap:
-    """Which raw label values mean violating (1) and safe (0); compared trimmed and lower-cased."""
+    """Which raw label values mean violating (1), safe (0) and, when a team has that state,
+    borderline (`BORDERLINE`); compared trimmed and lower-cased."""
 
     positive: frozenset[str]
     negative: frozenset[str]
+    borderline: frozenset[str] = frozenset()
 
     @classmethod
-    def from_lists(cls, positive: Sequence[object], negative: Sequence[object]) -> LabelMap:
+    def from_lists(cls, positive: Sequence[object], negative: Sequence[object],
+                   borderline: Sequence[object] = ()) -> LabelMap:
         pos = frozenset(str(v).strip().lower() for v in positive)
         neg = frozenset(str(v).strip().lower() for v in negative)
-        if pos & neg:
-            both = sorted(pos & neg)
-            raise ContractError([RowProblem("config data.labels", None, None,
-                                            f"values both positive and negative: {both}")])
-        return cls(pos, neg)
+        mid = frozenset(str(v).strip().lower() for v in borderline)
+        for first, second, what in ((pos, neg, "positive and negative"),
+                                    (pos, mid, "positive and borderline"),
+                                    (neg, mid, "negative and borderline")):
+            if first & second:
+                raise ContractError([RowProblem(
+                    "config data.labels", None, None,
+                    f"values both {what}: {sorted(first & second)}")])
+        return cls(pos, neg, mid)
 
 
 @dataclass
@@ -148,8 +160,10 @@ def _normalised_text(values: pd.Series) -> pd.Series:
 
 
 def map_labels(values: pd.Series, labels: LabelMap) -> pd.Series:
-    """Raw labels -> Int8 0/1, <NA> for a missing or unknown value."""
-    if pd.api.types.is_integer_dtype(values) and {"0", "1"} <= (labels.positive | labels.negative):
+    """Raw labels -> Int8 0/1 (`BORDERLINE` for a borderline value), <NA> for a missing or
+    unknown value."""
+    if pd.api.types.is_integer_dtype(values) and not labels.borderline and {"0", "1"} <= (
+            labels.positive | labels.negative):
         known = values.isin([0, 1]) & values.notna()
         out = values.where(known).astype("Int8")
         if "1" in labels.negative or "0" in labels.positive:
@@ -159,6 +173,8 @@ def map_labels(values: pd.Series, labels: LabelMap) -> pd.Series:
     out = pd.Series(pd.NA, index=values.index, dtype="Int8")
     out[text.isin(labels.positive).fillna(False).to_numpy()] = 1
     out[text.isin(labels.negative).fillna(False).to_numpy()] = 0
+    if labels.borderline:
+        out[text.isin(labels.borderline).fillna(False).to_numpy()] = BORDERLINE
     return out
 
 
@@ -191,9 +207,10 @@ def _check_labels(frame: pd.DataFrame, labels: LabelMap, col: _Collector) -> Non
     col.flag(missing, "label", "label is missing", kind="values missing")
     unknown = mapped.isna().to_numpy() & ~missing
     if unknown.any():
-        allowed = ", ".join(sorted(labels.positive | labels.negative))
+        allowed = ", ".join(sorted(labels.positive | labels.negative | labels.borderline))
         col.flag(unknown, "label", lambda i: "unknown label value '" + raw.iloc[i].astype("string")
-                 + f"' (data.labels maps: {allowed})",
+                 + f"' (data.labels maps: {allowed}; a borderline state: list its values in "
+                 "data.labels.borderline)",
                  kind="values not among the labels of data.labels")
     frame["label"] = mapped
 

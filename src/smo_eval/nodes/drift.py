@@ -14,6 +14,7 @@ from smo_eval.errors import ConfigError
 from smo_eval.nodes import capped
 from smo_eval.pipeline.context import StageContext
 from smo_eval.pipeline.result import StageResult
+from smo_eval.policies import POLICY
 from smo_eval.taxonomy import Taxonomy
 
 NO_EVIDENTLY_PAGE = ("<!doctype html><html><head><meta charset='utf-8'>"
@@ -24,6 +25,8 @@ NO_EVIDENTLY_PAGE = ("<!doctype html><html><head><meta charset='utf-8'>"
 
 def _file_window(ctx: StageContext, name: str, spec: WindowFiles) -> Any:
     """A window from its own files, checked with the ingest contract."""
+    from smo_eval.pipeline.dataset import Dataset
+    from smo_eval.policies.dataset import judged
     from smo_eval.stages.drift_windows import Window, unlabeled_window
     from smo_eval.stages.ingest import ingest
 
@@ -39,7 +42,10 @@ def _file_window(ctx: StageContext, name: str, spec: WindowFiles) -> Any:
         raw = {"items": read(spec.items), "gold": read(spec.gold),
                "predictions": read(spec.predictions), "annotations": None}
         result = ingest(raw, ctx.config.data, Taxonomy.from_config(ctx.config.taxonomy))
-        return Window(name, result.eval_table, result.scores)
+        # Borderline gold counts as evaluate.borderline says, as in every stage's dataset.
+        data = judged(Dataset(result.eval_table, result.scores, None),
+                      ctx.config.evaluate.borderline)
+        return Window(name, data.eval_table, data.scores)
     if name == "reference":
         raise ConfigError("drift.reference_data.gold is required: calibration and the "
                           "baselines are fitted on the labelled reference")
@@ -64,6 +70,10 @@ def windows(ctx: StageContext) -> tuple[Any, Any] | None:
                                            cfg.reference, cfg.current)
     else:
         return None
+    if any(POLICY in w.table.columns for w in (reference, current)):
+        raise ConfigError("drift on per-policy data (predictions with a policy column) is not "
+                          "supported: each item would count once per policy in every test; "
+                          "leave drift out of pipeline.stages")
     if not cfg.use_current_labels and current.labelled:
         current = current.without_labels()
         ctx.notice("drift.use_current_labels=false: the current window's gold is ignored")

@@ -37,10 +37,11 @@ def show(result: StageResult) -> None:
     console.console.print(console.table("Top failure slices", slices[cols], {
         "n": "count", "errors": "count", "error_rate": "ratio", "lift": "num",
         "p_adjusted": "num"}))
-    terms = analysis.error_terms.groupby(["model", "error"]).head(5)
     cols = ["model", "error", "language", "term", "n_error_docs", "n_correct_docs", "z"]
-    console.console.print(console.table("Terms over-represented in errors", terms[cols], {
-        "n_error_docs": "count", "n_correct_docs": "count", "z": "num"}))
+    if set(cols) <= set(analysis.error_terms.columns):  # no text column: no terms table
+        terms = analysis.error_terms.groupby(["model", "error"]).head(5)
+        console.console.print(console.table("Terms over-represented in errors", terms[cols], {
+            "n_error_docs": "count", "n_correct_docs": "count", "z": "num"}))
     overall = analysis.rca[analysis.rca["slice"] == "overall"].drop(
         columns=["slice", "dimension", "slice_key"])
     console.console.print(console.table("Root causes (errors per bucket)", overall,

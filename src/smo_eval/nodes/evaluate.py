@@ -13,6 +13,7 @@ from smo_eval.tracking import StageRun
 
 
 def run(ctx: StageContext) -> StageResult:
+    from smo_eval.policies.evaluation import policy_outputs
     from smo_eval.stages.evaluate import evaluate
     from smo_eval.stages.ingest import coverage
 
@@ -24,17 +25,21 @@ def run(ctx: StageContext) -> StageResult:
         result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing,
                           thresholds=thresholds, hard_labels=data.hard_label_models,
                           progress=step)
+    # Per-policy and borderline outputs (only where the data has them).
+    extra, extra_metrics = policy_outputs(ctx, data, models, thresholds, result)
     outputs = {
         "evaluate.slice_metrics": result.slice_metrics,
         "evaluate.metrics": result.headline,
         "evaluate.coverage": coverage(data.scores[models], len(data.eval_table)),
         **{f"evaluate.{kind}": {m: c[kind] for m, c in result.curves.items()}
            for kind in ("roc", "pr", "reliability")},
+        **extra,
     }
     metrics = {f"{model}/{key}": head[key] for model, head in result.headline.items()
                for key in HEADLINE_PER_MODEL if head.get(key) is not None}
     table = outputs["evaluate.coverage"]
     metrics |= {f"{r.model}/scored_share": float(r.scored_share) for r in table.itertuples()}
+    metrics |= extra_metrics
     notices = result.notices + [
         f"{m}: predictions are hard 0/1 decisions: ROC-AUC, PR-AUC, calibration and curves do "
         "not apply" for m in data.hard_label_models if m in models]

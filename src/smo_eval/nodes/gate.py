@@ -97,6 +97,8 @@ def gather(ctx: StageContext, data: Any, needed: set[str], candidate: str,
                               if data.annotations is not None and len(data.annotations)
                               else None),
         "drift": lambda: ctx.read("drift.drift", when_missing="skip"),
+        "borderline": lambda: (ctx.read("evaluate.borderline")
+                               if data.borderline is not None else None),
     }
     for source, compute in sources.items():
         if source not in needed or (source == "comparison" and candidate == baseline):

@@ -32,6 +32,7 @@ TABLES = {
     "emerging_terms": "drift.emerging_terms", "drift": "drift.summary",
     "gate": "gate.verdict", "gold_impact": "gold.impact", "gold_diff": "gold.diff",
     "case_conflicts": "cases.conflicts",
+    "policy_confusion": "evaluate.policy_confusion", "borderline": "evaluate.borderline",
 }
 ALWAYS = ("slice_metrics", "metrics")
 

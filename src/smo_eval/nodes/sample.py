@@ -15,9 +15,11 @@ TABLES = ("items", "gold", "predictions", "annotations")
 
 def run(ctx: StageContext) -> StageResult:
     from smo_eval.sample import generate_world
+    from smo_eval.sample.policies import generate_policy_world
 
     with ctx.progress("generating sample world", total=1):
-        world = generate_world(asdict(ctx.config.sample), asdict(ctx.config.taxonomy))
+        world = (generate_policy_world(asdict(ctx.config.sample)) if ctx.config.sample.policies
+                 else generate_world(asdict(ctx.config.sample), asdict(ctx.config.taxonomy)))
     outputs = {f"sample.{t}": getattr(world, t) for t in TABLES}
     return StageResult(outputs, metrics={f"{t}/rows": len(getattr(world, t)) for t in TABLES},
                        run_label=f"{ctx.config.sample.n_items} items", value=world)

@@ -17,6 +17,10 @@ class Dataset:
     annotations: pd.DataFrame | None
     summary: dict[str, Any] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
+    # Rows gold calls borderline and their scores, whatever evaluate.borderline made of them
+    # in eval_table (smo_eval.policies.borderline); None without a borderline state.
+    borderline: pd.DataFrame | None = None
+    borderline_scores: pd.DataFrame | None = None
 
     @property
     def models(self) -> list[str]:

@@ -105,6 +105,8 @@ def _deps(stage: Stage, names: list[str], loaded: LoadedConfig, src_root: Path) 
         if source is None or source.name not in names:
             continue
         entry = next(e for e in source.outputs if e.key == key)
+        if entry.dvc == "none":  # not a DVC output, so it cannot be a dependency either
+            continue
         for path in _paths(entry, config):
             add(path)
     if stage.name == "ingest":

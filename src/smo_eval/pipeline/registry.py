@@ -17,7 +17,8 @@ from typing import Any
 from smo_eval.pipeline.entries import Entry
 
 # Settings every stage that counts flags (tp/fp/fn/tn) depends on: the one operating point.
-OPERATING_POINT = ("evaluate.threshold", "evaluate.thresholds", "evaluate.thresholds_file")
+OPERATING_POINT = ("evaluate.threshold", "evaluate.thresholds", "evaluate.thresholds_file",
+                   "evaluate.policy_thresholds")
 DATASET, BASE_DATASET = "dataset", "dataset.base"
 
 
@@ -129,6 +130,14 @@ STAGES: tuple[Stage, ...] = (
                   "headline metrics per model", dvc="metric"),
             Entry("evaluate.coverage", "evaluate/coverage.csv", "csv",
                   "per model: gold items, scored, not scored"),
+            # Written only with per-policy predictions / borderline gold: not DVC outputs
+            # (DVC fails on a declared output a run does not write).
+            _table("evaluate.policy_confusion", "evaluate/policy_confusion",
+                   "per model: gold policy x flagged policy (per-policy predictions)",
+                   optional=True, dvc="none"),
+            _table("evaluate.borderline", "evaluate/borderline",
+                   "flag rate of borderline gold items per model and slice", optional=True,
+                   dvc="none"),
             Entry("evaluate.roc", "evaluate/curves/roc", "frames", "ROC curve per model",
                   dvc="plot", plot={"x": "fpr", "y": "tpr"}),
             Entry("evaluate.pr", "evaluate/curves/pr", "frames", "PR curve per model",
@@ -206,7 +215,7 @@ STAGES: tuple[Stage, ...] = (
         "2 could not run).", "smo-eval gate gate=release gate.candidate=v2",
         params=("gate", "taxonomy", "compare.baseline", "compare.candidates"),
         reads=(DATASET, "evaluate.slice_metrics", "compare.comparison?", "labels.agreement?",
-               "drift.drift?"),
+               "drift.drift?", "evaluate.borderline?"),
         key_settings=("gate.name", "gate.candidate", "gate.baseline"),
         # DVC records the verdict (gate/metrics.json) rather than failing the pipeline;
         # `smo-eval verdict` turns it into CI's exit code.
@@ -230,7 +239,8 @@ STAGES: tuple[Stage, ...] = (
                "labels.annotators?", "labels.annotator_pairs?", "labels.label_issues?",
                "labels.label_issue_rates?", "labels.metrics?", "drift.drift?",
                "drift.performance_estimate?", "drift.emerging_terms?", "drift.summary?",
-               "gate.verdict?", "gold.impact?", "gold.diff?", "cases.conflicts?"),
+               "gate.verdict?", "gold.impact?", "gold.diff?", "cases.conflicts?",
+               "evaluate.policy_confusion?", "evaluate.borderline?"),
         key_settings=("report.lang",),
         outputs=(
             Entry("report.html", "report/report.html", "text", "the report page",

@@ -45,6 +45,7 @@ class Runner:
         self._keys: dict[str, str] = {}
         self._current: dict[tuple[str, str], tuple[bool, str]] = {}
         self._datasets: dict[bool, Dataset] = {}
+        self._unjudged: dict[bool, Dataset] = {}
         self._thresholds: Any = None
 
     # --- inputs -----------------------------------------------------------------------------
@@ -82,6 +83,7 @@ class Runner:
     def share_inputs(self, other: Runner) -> None:
         """Reuse another runner's validated inputs (a sweep's children share one dataset)."""
         self._datasets[True] = other.dataset(base=True)
+        self._unjudged[True] = other._unjudged.get(True, self._datasets[True])
 
     # --- lineage ----------------------------------------------------------------------------
 
@@ -119,8 +121,11 @@ class Runner:
         extra = {p: self.hashes.of(p) for p in self._extra_files()}
         challenger = ("absent" if base or not self._joins_challenger()
                       or not self.available("experiment") else self.stage_key("experiment"))
+        # How borderline gold counts changes every stage's dataset (only where it can exist).
+        border = ({"borderline": self.config.evaluate.borderline}
+                  if self.config.data.labels.borderline else {})
         return digest({"ingest": self.stage_key("ingest"), "extra": extra,
-                       "challenger": challenger})
+                       "challenger": challenger, **border})
 
     def is_current(self, name: str) -> tuple[bool, str]:
         key = self.stage_key(name)
@@ -173,10 +178,24 @@ class Runner:
         if not base and not self._joins_challenger():
             self._datasets[False] = self.dataset(base=True)
             return self._datasets[False]
-        data = self._extras(self._ingested()) if base else self.dataset(base=True)
         if not base:
-            data = self._with_challenger(data)
-        self._datasets[base] = data
+            self.dataset(base=True)
+        data = self._extras(self._ingested()) if base else self._with_challenger(
+            self._unjudged[True])
+        self._unjudged[base] = data
+        self._datasets[base] = self._judged(data)
+        return self._datasets[base]
+
+    def _judged(self, data: Dataset) -> Dataset:
+        """Borderline gold counted as evaluate.borderline says, for every stage alike; with
+        per-policy rows, `policy` becomes a slice dimension (smo_eval.policies)."""
+        from dataclasses import replace
+
+        from smo_eval.policies.dataset import judged, with_policy
+
+        data = judged(data, self.config.evaluate.borderline)
+        self.config = replace(self.config, slicing=with_policy(self.config.slicing,
+                                                               data.eval_table))
         return data
 
     def _ingested(self) -> Dataset:
@@ -240,7 +259,9 @@ class Runner:
         self.computed.add(name)
         self.results[name] = result
         self._forget_keys()
-        self._datasets.clear() if name in ("ingest", "experiment") else None
+        if name in ("ingest", "experiment"):
+            self._datasets.clear()
+            self._unjudged.clear()
         return result
 
     def run_stage(self, name: str) -> StageResult:

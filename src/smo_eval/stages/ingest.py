@@ -20,6 +20,7 @@ from smo_eval.contract.schema import (
     GOLD,
     ITEMS,
     PREDICTIONS,
+    TableSpec,
     mapping_problems,
     source_to_canonical,
 )
@@ -27,6 +28,9 @@ from smo_eval.contract.summary import contract_error
 from smo_eval.contract.validate import LabelMap, Validated, validate_table
 from smo_eval.errors import ContractError, RowProblem
 from smo_eval.io.readers import RawTable
+from smo_eval.policies import POLICY
+from smo_eval.policies import contract as by_policy
+from smo_eval.policies.dataset import mark_borderline
 from smo_eval.taxonomy import Taxonomy
 
 ROW = "_row"
@@ -56,45 +60,66 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
     Raises ContractError when a row breaks the contract and `data.on_error` is `fail`, or when
     quarantine would set aside more than `data.max_quarantine_share` of a table.
     """
-    labels = LabelMap.from_lists(data_cfg.labels.positive, data_cfg.labels.negative)
+    labels = LabelMap.from_lists(data_cfg.labels.positive, data_cfg.labels.negative,
+                                 data_cfg.labels.borderline)
     columns, per_table = data_cfg.columns, data_cfg.table_columns
     mapped = mapping_problems({n: (str(t.path), [str(c) for c in t.frame.columns])
                                for n, t in raw.items() if t is not None}, columns, per_table)
     if mapped:
         raise ContractError(mapped)
+    # Per-policy predictions switch on one-vs-rest evaluation (smo_eval.policies).
+    multi = by_policy.carries_policy(raw.get("predictions"),
+                                     source_to_canonical("predictions", columns, per_table))
 
-    def check(name: str, **kwargs: Any) -> Validated | None:
+    def check(name: str, spec: TableSpec | None = None, **kwargs: Any) -> Validated | None:
         table = raw.get(name)
         if table is None:
             return None
-        spec = {"items": ITEMS, "gold": GOLD, "predictions": PREDICTIONS,
-                "annotations": ANNOTATIONS}[name]
+        spec = spec or {"items": ITEMS, "gold": GOLD, "predictions": PREDICTIONS,
+                        "annotations": ANNOTATIONS}[name]
         table = RawTable(table.frame.assign(**{ROW: np.arange(len(table.frame)) + table.first_row}),
                          table.path, table.first_row, table.encoding)
         return validate_table(table, spec, source_to_canonical(name, columns, per_table), **kwargs)
 
-    gold = check("gold", labels=labels, categories=taxonomy.names,
-                 safe_category=taxonomy.safe_category)
-    predictions = check("predictions")
+    gold = check("gold", by_policy.GOLD_BY_POLICY if multi else None, labels=labels,
+                 categories=taxonomy.names, safe_category=taxonomy.safe_category)
+    predictions = check("predictions", by_policy.PREDICTIONS_BY_POLICY if multi else None)
     if gold is None or predictions is None:
         raise ContractError([RowProblem("config", None, None,
                                         "data.gold and data.predictions are required")])
     items = check("items")
-    annotations = check("annotations", labels=labels)
+    annotations = check("annotations", labels=LabelMap.from_lists(data_cfg.labels.positive,
+                                                                  data_cfg.labels.negative))
     tables = {t.name: t for t in (items, gold, predictions, annotations) if t is not None}
 
+    policies: list[str] = []
+    if multi:
+        policies = by_policy.check(gold, predictions, data_cfg,
+                                   lambda table, mask, column, reason: _reject(
+                                       table, _raw(raw, table.name), mask, column, reason))
     _cross_check(tables, raw, keep_unscored=data_cfg.unscored == "keep")
     _enforce_policy(tables, data_cfg)
 
-    eval_table = _join_items(tables["gold"].frame, items.frame if items else None, taxonomy)
-    scores = _wide_scores(eval_table["item_id"], tables["predictions"].frame)
+    if multi:
+        gold_frame = tables["gold"].frame
+        joined = _join_items(by_policy.first_per_item(gold_frame),
+                             items.frame if items else None, taxonomy)
+        eval_table = by_policy.expand(
+            joined, by_policy.states(gold_frame, data_cfg.policies.delimiter), policies,
+            borderline=bool(labels.borderline))
+        scores = by_policy.wide_scores(eval_table, tables["predictions"].frame)
+    else:
+        eval_table = _join_items(tables["gold"].frame, items.frame if items else None, taxonomy)
+        if labels.borderline:
+            eval_table = mark_borderline(eval_table)
+        scores = _wide_scores(eval_table["item_id"], tables["predictions"].frame)
     found = [t.problems for t in tables.values() if not t.problems.empty]
     problems = pd.concat(found, ignore_index=True) if found else tables["gold"].problems
     ann = tables["annotations"].frame.drop(columns=ROW) if "annotations" in tables else None
     return IngestResult(
         eval_table=eval_table, scores=scores, annotations=ann, problems=problems,
         rejected={n: t.rejected for n, t in tables.items() if not t.rejected.empty},
-        summary=_summary(tables, eval_table, scores),
+        summary=_summary(tables, eval_table, scores) | _extra_summary(eval_table, policies),
         notices=[str(n) for t in tables.values() for n in t.notices]
         + coverage_notices(scores, len(eval_table)),
     )
@@ -121,20 +146,22 @@ def coverage_notices(scores: pd.DataFrame, gold_items: int) -> list[str]:
 
 
 def _flag_rows(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
-               reason: str, follow_on: tuple[np.ndarray, str] | None = None) -> None:
+               reason: str | np.ndarray,
+               follow_on: tuple[np.ndarray, str] | None = None) -> None:
     """Move rows that failed a cross-table check from the good rows to the problems.
 
-    `follow_on` gives the rows that fail only because rows they need were rejected, with their
-    reason: they are listed after the causes.
+    `reason` is one text, or one per flagged row. `follow_on` gives the rows that fail only
+    because rows they need were rejected, with their reason: they are listed after the causes.
     """
     if not mask.any():
         return
     bad = table.frame.loc[mask]
     later = follow_on[0][mask] if follow_on is not None else np.zeros(len(bad), dtype=bool)
     why = pd.Series(np.where(later, follow_on[1] if follow_on else "", reason), index=bad.index)
+    value = bad[column].astype("string")
+    shown = (" (" + value.fillna("") + ")").where(value.notna(), "")  # no value: reason only
     extra = pd.DataFrame({"file": str(raw.path), "row": bad[ROW].to_numpy(), "column": column,
-                          "reason": why + " (" + bad[column].astype("string") + ")",
-                          "follow_on": later})
+                          "reason": why + shown, "follow_on": later})
     table.problems = pd.concat([p for p in (table.problems, extra) if not p.empty],
                                ignore_index=True)
     original = raw.frame.iloc[bad[ROW].to_numpy() - raw.first_row].reset_index(drop=True)
@@ -200,6 +227,26 @@ def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None
         _flag_rows(ann, _raw(raw, "annotations"), stray, "item_id",
                    "annotation for an unknown item",
                    (lost, "annotation for an item whose gold or items row was rejected"))
+
+
+def _reject(table: Validated, raw: RawTable, mask: np.ndarray, column: str,
+            reason: str | np.ndarray) -> None:
+    """`_flag_rows` for a rule of one table: the rejected keys are remembered, so rows of
+    other tables that lose their partner are listed as follow-on problems."""
+    if mask.any():
+        lost = table.frame.loc[mask, "item_id"].astype("string")
+        table.rejected_ids = pd.concat([table.rejected_ids.astype("string"), lost])
+    _flag_rows(table, raw, mask, column, reason)
+
+
+def _extra_summary(eval_table: pd.DataFrame, policies: list[str]) -> dict[str, Any]:
+    """Per-policy and borderline counts, only where those features are on."""
+    out: dict[str, Any] = {}
+    if policies:
+        out |= {"policies": policies, "items": int(eval_table["item_id"].nunique())}
+    if "borderline" in eval_table.columns:
+        out["borderline"] = int(eval_table["borderline"].sum())
+    return out
 
 
 def _among(ids: pd.Series, table: Validated) -> np.ndarray:
@@ -300,7 +347,8 @@ def append_predictions(eval_table: pd.DataFrame, scores: pd.DataFrame,
     for name, table in extra.items():
         raw = RawTable(table.frame.assign(**{ROW: np.arange(len(table.frame)) + table.first_row}),
                        table.path, table.first_row, table.encoding)
-        checked = validate_table(raw, PREDICTIONS, rename)
+        spec = by_policy.PREDICTIONS_BY_POLICY if POLICY in eval_table.columns else PREDICTIONS
+        checked = validate_table(raw, spec, rename)
         problems = contract_error([checked]).problems
         if problems:
             raise ContractError(problems)
@@ -330,4 +378,8 @@ def join_scores(eval_table: pd.DataFrame, scores: pd.DataFrame, predictions: pd.
     if clash:
         raise ContractError([RowProblem(source, None, "model",
                                         f"model(s) {clash} already in the predictions")])
+    if POLICY in eval_table.columns:
+        return pd.concat([scores, by_policy.joined_scores(eval_table, frame, source)],
+                         axis=1)
     return pd.concat([scores, _wide_scores(pd.Series(index), frame)], axis=1)
+

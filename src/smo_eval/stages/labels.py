@@ -17,6 +17,7 @@ import pandas as pd
 from smo_eval.config.schema_data import SlicingConfig
 from smo_eval.config.schema_stages import LabelsConfig
 from smo_eval.engine.slices import build_slice_index
+from smo_eval.policies import POLICY
 from smo_eval.stages.adjudication import adjudicate, annotator_scores
 from smo_eval.stages.agreement import Ratings, slice_agreement
 from smo_eval.stages.label_issues import POSTERIOR, find_issues, issue_rates, model_probability
@@ -43,6 +44,8 @@ def _gold_per_item(items: pd.Index, table: pd.DataFrame | None) -> np.ndarray | 
     if table is None:
         return None
     gold = pd.Series(table["label"].to_numpy(), index=pd.Index(table["item_id"]).astype("string"))
+    if not gold.index.is_unique:  # per-policy rows: annotators judge the item (any policy)
+        gold = gold.groupby(level=0).max()
     return gold.reindex(items.astype("string")).fillna(-1).to_numpy().astype(np.int64)
 
 
@@ -117,9 +120,17 @@ def label_quality(annotations: pd.DataFrame | None, table: pd.DataFrame | None,
         p = model_probability(scores, list(issue_cfg.models) or None)
         dims = list(slicing.dimensions)
         ratings = Ratings.from_frame(annotations) if len(adjudicated) else None
+        per_policy = POLICY in table.columns
+        if per_policy and ratings is not None:
+            ratings = None
+            notices.append("per-policy gold: annotators judge items, not policies, so suspected "
+                           "label errors come from model scores alone (confident learning per "
+                           "item and policy)")
         issues, reliability = find_issues(table, p, ratings, issue_cfg, dims, seed=seed)
         index, _ = build_slice_index(table, dims, slicing.crosses)
-        flagged = pd.Index(table["item_id"]).isin(issues["item_id"])
+        flagged = (pd.MultiIndex.from_frame(table[["item_id", POLICY]].astype("string")).isin(
+            pd.MultiIndex.from_frame(issues[["item_id", POLICY]].astype("string")))
+            if per_policy and len(issues) else pd.Index(table["item_id"]).isin(issues["item_id"]))
         rates = issue_rates(index, np.asarray(flagged))
         if reliability:
             notices.append(_method_notice(issues, reliability))

@@ -21,6 +21,7 @@ from smo_eval.report.i18n import Messages, count, interval, pct
 from smo_eval.report.model import Finding, Report
 from smo_eval.report.recommend import recommend
 from smo_eval.report.sections_eval import curves, heatmaps, kpi
+from smo_eval.report.sections_policy import policy_sections
 from smo_eval.report.sections_stages import comparison, drift, errors, gate, labels
 from smo_eval.taxonomy import Taxonomy
 
@@ -34,7 +35,7 @@ def build_report(tables: Mapping[str, Any], report_cfg: Mapping[str, Any],
     """The report model from whatever stage outputs `tables` holds (absent = not run)."""
     msg = Messages(str(report_cfg.get("lang", "en")))
     build = Build(tables, report_cfg, Taxonomy.from_config(taxonomy_cfg), msg)
-    sections = [make(build) for make in SECTIONS]
+    sections = [make(build) for make in SECTIONS] + policy_sections(build)
     findings = [f for s in sections for f in s.findings]
     recommendations = recommend(build, findings)
     labels = {k.split(".", 1)[1]: v for k, v in msg.all().items() if k.startswith("ui.")}

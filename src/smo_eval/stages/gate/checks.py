@@ -17,6 +17,7 @@ import pandas as pd
 from smo_eval.config.schema_more import CheckSpec
 from smo_eval.errors import ConfigError
 from smo_eval.slicekey import OVERALL_KEY, from_json, value_of
+from smo_eval.stages.gate.check_borderline import borderline
 from smo_eval.stages.gate.model import FAIL, INSUFFICIENT, PASS, GateTables, SliceOutcome
 from smo_eval.stages.gate.selection import chosen, keyed
 from smo_eval.stages.gate.spec import limit
@@ -282,4 +283,5 @@ def drift(spec: CheckSpec, tables: GateTables, taxonomy: Taxonomy, candidate: st
 CHECKS: dict[str, Callable[..., Outcome]] = {
     "floor": floor, "ceiling": ceiling, "support": support, "coverage": coverage,
     "non_regression": non_regression, "agreement": agreement, "drift": drift,
+    "borderline": borderline,
 }

@@ -13,9 +13,9 @@ from smo_eval.taxonomy import Taxonomy
 # Which table each kind reads.
 SOURCES = {"floor": "metrics", "ceiling": "metrics", "support": "metrics",
            "non_regression": "comparison", "agreement": "agreement", "drift": "drift",
-           "coverage": "metrics"}
+           "coverage": "metrics", "borderline": "borderline"}
 _REQUIRED = {"floor": ("metric", "min"), "ceiling": ("metric", "max"),
-             "agreement": ("metric", "min")}
+             "agreement": ("metric", "min"), "borderline": ("max",)}
 
 
 def checks(gate: GateConfig) -> dict[str, CheckSpec]:

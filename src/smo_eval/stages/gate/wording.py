@@ -27,6 +27,9 @@ def describe(spec: CheckSpec) -> str:
         return f"candidate scores >= {spec.min_share:.0%} of the gold items on {where}"
     if kind == "agreement":
         return f"annotator {spec.metric} >= {spec.min} on {where}"
+    if kind == "borderline":
+        bound = "" if spec.bound == "point" else " upper bound"
+        return f"borderline {spec.metric or 'flag_rate'}{bound} <= {spec.max} on {where}"
     test = "no drift alarm" if spec.alarms else f"drift <= {spec.max}"
     return f"{test} for {spec.drift_kind or 'any'} columns {list(spec.columns)}"
 
