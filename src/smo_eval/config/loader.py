@@ -348,7 +348,9 @@ def nearest_key(key: str) -> str | None:
         if typing.get_origin(hint) is dict and i < len(parts):
             out.append(parts[i])  # a free name: a check, a category, a model
             i += 1
-            cls = args[1] if len(args) == 2 and is_dataclass(args[1]) else None
+            value = args[1] if len(args) == 2 else None   # CheckSpec, or CheckSpec | None
+            cls = next((a for a in typing.get_args(value) if is_dataclass(a)),
+                       value if is_dataclass(value) else None)
         else:
             cls = next((a for a in args if is_dataclass(a)),
                        hint if is_dataclass(hint) else None)
