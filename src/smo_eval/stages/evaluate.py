@@ -43,7 +43,8 @@ COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
 HEADLINE = ["n", "n_unscored", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc",
             "pr_auc", "brier",
             "ece", *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi"))]
-
+# Histogram values (slices x bins) per block of rank-metric work: bounds its temporaries.
+_BLOCK_VALUES = 1 << 20
 
 
 @dataclass
@@ -105,20 +106,14 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
                  cfg: EvaluateConfig, unscored: np.ndarray) -> pd.DataFrame:
     cells = stats.cells
     n, n_pos = stats.n, stats.n_pos
-    neg, pos = stats.hist[:, 0], stats.hist[:, 1]
-    calib = calibration_bins(stats.hist, stats.grid, cfg.calibration_bins)
     values: dict[str, Any] = {
         "model": model, "slice": index.names, "n": n, "n_pos": n_pos,
         "tp": cells[:, 3], "fp": cells[:, 1], "fn": cells[:, 2], "tn": cells[:, 0],
         **count_metrics(cells),
-        "roc_auc": roc_auc(neg, pos),
-        "pr_auc": average_precision(neg, pos),
+        **_histogram_columns(stats, cfg),
         "brier": brier(stats.sum_sq, stats.sum_score[:, 1], n_pos, n),
-        "ece": expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2]),
     }
-    level = cfg.ci.level
-    intervals = count_intervals(cells, level=level) | rank_intervals(stats.hist, level=level)
-    for metric, (lo, hi) in intervals.items():
+    for metric, (lo, hi) in count_intervals(cells, level=cfg.ci.level).items():
         values[f"{metric}_lo"], values[f"{metric}_hi"] = lo, hi
     values["dimension"] = index.dimensions
     values["threshold"] = slice_thresholds(index, threshold)
@@ -128,6 +123,27 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
     values["slice_key"] = [to_json(k) for k in index.keys]
     frame = pd.DataFrame(values)
     return frame[(frame["n"] + frame["n_unscored"]) > 0].reset_index(drop=True)
+
+
+def _histogram_columns(stats: SliceStats, cfg: EvaluateConfig) -> dict[str, np.ndarray]:
+    """ROC-AUC, PR-AUC, ECE and the rank intervals, a block of slices at a time: their
+    float temporaries are block x bins, not slices x bins (thousands of slices x 8,192 bins)."""
+    n_slices = stats.hist.shape[0]
+    block = max(1, _BLOCK_VALUES // max(stats.hist.shape[-1], 1))
+    names = ["roc_auc", "pr_auc", "ece", *(f"{m}_{s}" for m in RANK_METRICS_WITH_CI
+                                           for s in ("lo", "hi"))]
+    out = {name: np.full(n_slices, np.nan) for name in names}
+    for start in range(0, n_slices, block):
+        part = slice(start, start + block)
+        hist = stats.hist[part]
+        neg, pos = hist[:, 0], hist[:, 1]
+        out["roc_auc"][part] = roc_auc(neg, pos)
+        out["pr_auc"][part] = average_precision(neg, pos)
+        calib = calibration_bins(hist, stats.grid, cfg.calibration_bins)
+        out["ece"][part] = expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2])
+        for metric, (lo, hi) in rank_intervals(hist, level=cfg.ci.level).items():
+            out[f"{metric}_lo"][part], out[f"{metric}_hi"][part] = lo, hi
+    return out
 
 
 def slice_thresholds(index: SliceIndex, threshold: Threshold) -> np.ndarray:
