@@ -30,6 +30,8 @@ class Slicing:
     start: int
     stop: int
     of_cell: np.ndarray
+    # Per slice, its values' codes combined (mixed radix of the dimensions' value counts).
+    codes: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class SliceIndex:
     # Per dimension used, each joint cell's level (code into the sorted values, -1 missing).
     levels: dict[str, np.ndarray] = field(default_factory=dict)
     slicings: tuple[Slicing, ...] = ()
+    values: dict[str, list[str]] = field(default_factory=dict)  # per dimension, sorted
 
     @property
     def names(self) -> list[str]:
@@ -108,16 +111,17 @@ def build_slice_index(table: pd.DataFrame, dimensions: Sequence[str],
     keys: list[SliceKey] = [()]
     slicings = [Slicing((), 0, 1, np.zeros(n_cells, np.int64))]
     for dims in [(d,) for d in present] + kept_crosses:
-        slice_keys, slice_of_cell = _slicing(dims, level, values)
+        slice_keys, slice_of_cell, codes = _slicing(dims, level, values)
         start = len(keys)
         keys += slice_keys
         slicings.append(Slicing(dims, start, len(keys),
-                                np.where(slice_of_cell >= 0, slice_of_cell + start, -1)))
+                                np.where(slice_of_cell >= 0, slice_of_cell + start, -1), codes))
     row = np.concatenate([s.of_cell[s.of_cell >= 0] for s in slicings])
     col = np.concatenate([np.flatnonzero(s.of_cell >= 0) for s in slicings])
     membership = sparse.csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
                                    shape=(len(keys), n_cells))
-    return SliceIndex(cell_of_row, n_cells, keys, membership, level, tuple(slicings)), notices
+    return SliceIndex(cell_of_row, n_cells, keys, membership, level, tuple(slicings),
+                      values), notices
 
 
 def _joint_cells(n_rows: int, coded: Iterable[tuple[np.ndarray, int]]
@@ -156,8 +160,9 @@ def _joint_cells(n_rows: int, coded: Iterable[tuple[np.ndarray, int]]
 
 
 def _slicing(dims: tuple[str, ...], level: dict[str, np.ndarray],
-             values: dict[str, list[str]]) -> tuple[list[SliceKey], np.ndarray]:
-    """Slices of one dimension or cross: their keys and each joint cell's slice (-1 = none)."""
+             values: dict[str, list[str]]) -> tuple[list[SliceKey], np.ndarray, np.ndarray]:
+    """Slices of one dimension or cross: their keys, each joint cell's slice (-1 = none) and
+    each slice's combined value codes (ascending)."""
     combined = np.zeros(len(level[dims[0]]), dtype=np.int64)
     valid = np.ones(len(combined), dtype=bool)
     for dim in dims:
@@ -175,4 +180,4 @@ def _slicing(dims: tuple[str, ...], level: dict[str, np.ndarray],
             parts.append((dim, values[dim][int(code % k)]))
             code //= k
         keys.append(tuple(reversed(parts)))
-    return keys, slice_of_cell
+    return keys, slice_of_cell, used

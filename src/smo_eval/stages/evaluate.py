@@ -5,9 +5,9 @@ Pure: takes the evaluation table and the aligned score table from ingest and ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.errors import ConfigError
 from smo_eval.operating_point import Threshold, given_or_configured
 from smo_eval.slicekey import to_json
+
+if TYPE_CHECKING:
+    from smo_eval.engine.backends import Relation
 
 METRICS = ["precision", "recall", "f1", "fpr", "accuracy", "roc_auc", "pr_auc", "brier", "ece"]
 INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, *RANK_METRICS_WITH_CI]
@@ -64,20 +67,51 @@ def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
     """Sliced metrics, intervals and curves for each model in `scores` (or `cfg.models`), each
     at its operating point: `thresholds` (from `smo_eval.operating_point.resolve`), else the
     configured ones. Intervals are closed form (`engine/intervals.py`): nothing is random."""
-    models = list(cfg.models or scores.columns)
-    unknown = [m for m in models if m not in scores.columns]
-    if unknown:
-        raise ConfigError(f"evaluate.models names models without predictions: {unknown}; "
-                          f"known: {list(scores.columns)}")
+    models = _models(cfg, [str(c) for c in scores.columns])
     thresholds = given_or_configured(cfg, table, models, thresholds)
     index, notices = build_slice_index(table, slicing.dimensions, slicing.crosses)
     labels = table["label"].to_numpy()
+
+    def counted() -> Iterator[tuple[str, SliceStats, np.ndarray]]:
+        for model in models:
+            column = scores[model].to_numpy()
+            yield model, count_model(index, labels, column, thresholds[model],
+                                     cfg.score_bins), _unscored(index, column)
+
+    return _evaluation(index, counted(), thresholds, cfg, notices, progress)
+
+
+def evaluate_relation(relation: Relation, cfg: EvaluateConfig, slicing: SlicingConfig, *,
+                      thresholds: Mapping[str, Threshold],
+                      progress: Callable[[str], None] | None = None
+                      ) -> tuple[Evaluation, pd.DataFrame]:
+    """`evaluate` with the counting done by a SQL backend (`engine.backend`) on a relation;
+    also returns the coverage table (gold items each model scored)."""
+    from smo_eval.engine.backends.sql import model_counts
+
+    models = _models(cfg, list(relation.models))
+    index, stats, unscored, coverage, notices = model_counts(
+        relation, slicing.dimensions, slicing.crosses, models, dict(thresholds),
+        cfg.score_bins)
+    counted = ((m, stats[m], unscored[m]) for m in models)
+    return _evaluation(index, counted, thresholds, cfg, notices, progress), coverage
+
+
+def _models(cfg: EvaluateConfig, known: list[str]) -> list[str]:
+    models = list(cfg.models or known)
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ConfigError(f"evaluate.models names models without predictions: {unknown}; "
+                          f"known: {known}")
+    return models
+
+
+def _evaluation(index: SliceIndex, counted: Iterable[tuple[str, SliceStats, np.ndarray]],
+                thresholds: Mapping[str, Threshold], cfg: EvaluateConfig,
+                notices: list[str], progress: Callable[[str], None] | None) -> Evaluation:
     frames, curves, headline = [], {}, {}
-    for model in models:
-        stats = count_model(index, labels, scores[model].to_numpy(), thresholds[model],
-                            cfg.score_bins)
-        frame = _slice_frame(model, index, stats, thresholds[model], cfg,
-                             _unscored(index, scores[model].to_numpy()))
+    for model, stats, unscored in counted:
+        frame = _slice_frame(model, index, stats, thresholds[model], cfg, unscored)
         frames.append(frame)
         curves[model] = _curves(stats, cfg)
         overall = frame.iloc[0]
