@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+
 import pandas as pd
 
 from smo_eval.config.schema_engine import SparkConfig
@@ -28,6 +29,8 @@ class SparkBackend:
         settings = {"spark.sql.execution.arrow.pyspark.enabled": "true",
                     "spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
                     "spark.ui.showConsoleProgress": "false",
+                    # pandas writes nanosecond timestamps, which Spark reads only as numbers.
+                    "spark.sql.legacy.parquet.nanosAsLong": "true",
                     # The results are small tables: few shuffle partitions on one machine.
                     **({"spark.sql.shuffle.partitions": "8"}
                        if not cfg.remote and cfg.master.startswith("local") else {}),
