@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
-Frame = pd.DataFrame | Callable[[], pd.DataFrame]
+Frame: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]
 
 
 class Dataset:
@@ -36,7 +36,7 @@ class Dataset:
 
     def _frame(self, name: str) -> pd.DataFrame:
         value = self._frames[name]
-        if callable(value):
+        if not isinstance(value, pd.DataFrame):
             value = self._frames[name] = value()
         return value
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from smo_eval.config.schema_data import SlicingConfig
 from smo_eval.config.schema_stages import CompareConfig, EvaluateConfig
 from smo_eval.engine.metrics import count_metrics
 from smo_eval.engine.paired import (
+    adjust_pvalues,
     count_paired,
     discordant,
     mcnemar_exact,
@@ -226,8 +226,8 @@ def _verdicts(frame: pd.DataFrame, correction: str, alpha: float) -> pd.DataFram
     decidable = frame.pop("decidable").to_numpy()
     adjusted = np.full(len(frame), np.nan)
     if decidable.any():
-        adjusted[decidable] = multipletests(frame["p_value"].to_numpy()[decidable],
-                                            alpha=alpha, method=CORRECTIONS[correction])[1]
+        adjusted[decidable] = adjust_pvalues(frame["p_value"].to_numpy()[decidable],
+                                             CORRECTIONS[correction])
     frame["p_adjusted"] = adjusted
     lower_better = frame["metric"].isin(LOWER_IS_BETTER).to_numpy()
     delta = frame["delta"].to_numpy()
