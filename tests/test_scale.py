@@ -60,7 +60,7 @@ def test_slice_histograms_equal_a_count_per_slice(budget: int) -> None:
 
 def test_passes_stay_within_budget_not_joint_cells() -> None:
     """Singles join a pass only while its combinations fit; crosses get their own."""
-    table, label, score = _table(30_000)
+    table = _table(30_000)[0]
     index, _ = build_slice_index(table, list(DIMS), CROSSES)
     steps = plan(index, 2, 8192, budget=8 * 2 * 8192 * 100)
     served = sorted(tuple(s.dims) for step in steps for s in step.slicings)

@@ -48,11 +48,12 @@ def _run_duckdb(ctx: StageContext, paths: dict[str, str | None]) -> StageResult:
 
     data = ctx.config.data
     with ctx.progress("ingest (duckdb)"):
-        result = ingest_duckdb(ctx.backend(), paths, data, Taxonomy.from_config(ctx.config.taxonomy))
+        result = ingest_duckdb(ctx.backend(), paths, data,
+                               Taxonomy.from_config(ctx.config.taxonomy))
     annotations = None
-    if paths.get("annotations"):
+    if (annotations_path := paths.get("annotations")) is not None:
         checked = validate_table(
-            ctx.raw_table(paths["annotations"]), ANNOTATIONS,
+            ctx.raw_table(annotations_path), ANNOTATIONS,
             source_to_canonical("annotations", data.columns, data.table_columns),
             labels=LabelMap.from_lists(data.labels.positive, data.labels.negative))
         problems = contract_error([checked]).problems
