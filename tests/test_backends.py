@@ -96,3 +96,53 @@ def test_spark_backend_counts_what_pandas_counts(world: Path,
                                                  ) -> None:
     pytest.importorskip("pyspark", reason="the spark extra (pip install smo-eval[spark])")
     _same(pandas_outputs, _outputs(world, SPARK, "out_spark"))
+
+
+def _inputs(folder: Path, n: int = 3000) -> list[str]:
+    rng = np.random.default_rng(5)
+    gold = pd.DataFrame({"item_id": np.arange(n), "label": rng.choice(["safe", "violating"], n),
+                         "region": rng.choice(["EU", "SEA", None], n)})
+    preds = pd.DataFrame({"item_id": np.tile(np.arange(n), 2),
+                          "model": np.repeat(["v1", "v2"], n),
+                          "score": rng.random(2 * n).astype(np.float32)})
+    preds = preds.drop(index=[7, n + 9])  # two items scored by one model only
+    gold.to_parquet(folder / "gold.parquet")
+    preds.to_parquet(folder / "predictions.parquet")
+    return [f"data.gold={folder / 'gold.parquet'}", "data.items=null", "data.annotations=null",
+            f"data.predictions={folder / 'predictions.parquet'}", "mlflow.enabled=false"]
+
+
+def test_duckdb_ingest_writes_what_pandas_ingest_writes(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = _inputs(tmp_path)
+    for backend, out in (("pandas", "a"), ("duckdb", "b")):
+        result = run_cli("ingest", *args, f"engine.backend={backend}", f"out_dir={out}")
+        assert result.exit_code == 0, result.output
+    for name in ("eval", "scores"):
+        a = pd.read_parquet(tmp_path / f"a/ingest/{name}.parquet")
+        b = pd.read_parquet(tmp_path / f"b/ingest/{name}.parquet")
+        assert list(a.columns) == list(b.columns)
+        for column in a.columns:  # values equal, missing as missing (pandas keeps categories)
+            left, right = (f[column].astype(object) for f in (a, b))
+            np.testing.assert_array_equal(left.where(left.notna(), None).to_numpy(),
+                                          right.where(right.notna(), None).to_numpy(), column)
+    summary = [json.loads((tmp_path / f"{o}/ingest/summary.json").read_text()) for o in "ab"]
+    assert summary[0]["tables"] == summary[1]["tables"]
+    assert summary[0]["models"] == summary[1]["models"] == {"v1": 2999, "v2": 2999}
+
+
+def test_duckdb_ingest_names_file_and_row_of_bad_rows(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = _inputs(tmp_path)
+    preds = pd.read_parquet(tmp_path / "predictions.parquet").reset_index(drop=True)
+    preds.loc[4, "score"] = 1.7   # row 5 of the file
+    preds.loc[10, "item_id"] = 99_999  # row 11: an item without gold
+    preds.to_parquet(tmp_path / "predictions.parquet", index=False)
+    result = run_cli("ingest", *args, "engine.backend=duckdb")
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "predictions.parquet, row 5, column 'score': score is outside [0, 1]" in text
+    assert "row 11, column 'item_id': prediction for an item without gold" in text
+    assert "Traceback" not in result.output

@@ -150,8 +150,11 @@ def ingest_duckdb(backend: Any, paths: Mapping[str, str | None], data_cfg: DataC
                        f"trim(CAST({q('risk_category')} AS VARCHAR)) NOT IN ({_literals(known)})",
                        "unknown risk category (not in the taxonomy)"))
     problems = _check(backend, checks)
-    if problems:
-        raise ContractError(problems)
+    if problems:  # list the cross-table problems too: every problem is fixed in one pass
+        key = q("item_id")
+        raise ContractError(problems + _check(backend, [(
+            "__preds", "item_id", f"{key} IS NOT NULL AND {key} NOT IN (SELECT {key} FROM "
+            f"__gold WHERE {key} IS NOT NULL)", "prediction for an item without gold")]))
     models = [str(m) for m in backend.query(
         f"SELECT DISTINCT CAST({q('model')} AS VARCHAR) AS m FROM __preds ORDER BY m")["m"]]
     return _join(backend, gold_cols, items_cols, models, label, pos, taxonomy, has_category,
