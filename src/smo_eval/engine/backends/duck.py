@@ -4,6 +4,7 @@ and spilling to disk (`engine.duckdb.*`)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,12 @@ class DuckBackend:
 
     def query(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).fetch_df()
+
+    def stream(self, sql: str, rows: int = 1 << 23) -> Iterator[pd.DataFrame]:
+        """The result in record batches of about `rows` rows (never all at once)."""
+        reader = self.con.sql(sql).to_arrow_reader(rows)
+        for batch in reader:
+            yield batch.to_pandas()
 
     def execute(self, sql: str) -> Any:
         return self.con.execute(sql)

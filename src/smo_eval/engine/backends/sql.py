@@ -79,7 +79,9 @@ def model_counts(rel: Relation, dimensions: Sequence[str], crosses: Sequence[Seq
         np.add.at(per_cell.sum_score, (cell, label), frame[f"__sum{i}"].fillna(0).to_numpy())
         np.add.at(per_cell.sum_sq, cell, frame[f"__sq{i}"].fillna(0).to_numpy())
         grid = ScoreGrid(_scalar(model, thresholds[model]), n_bins)
-        stats[model] = per_cell.to_slices(index, histograms(rel, index, model, grid), grid)
+        hist = (streamed_histograms(rel, index, model, grid)
+                if hasattr(be, "stream") else histograms(rel, index, model, grid))
+        stats[model] = per_cell.to_slices(index, hist, grid)
         missing = np.bincount(cell, weights=n - scored, minlength=index.n_cells)
         unscored[model] = index.aggregate(missing).round().astype(np.int64)
         total, got = int(n.sum()), int(scored.sum())
@@ -88,8 +90,10 @@ def model_counts(rel: Relation, dimensions: Sequence[str], crosses: Sequence[Seq
     return index, stats, unscored, pd.DataFrame(coverage), notices
 
 
-def histograms(rel: Relation, index: SliceIndex, model: str, grid: ScoreGrid) -> np.ndarray:
-    """(n_slices, 2, n_bins) score histogram of one model by slice and label."""
+def _binned(rel: Relation, model: str, grid: ScoreGrid, columns: str, names: str,
+            source: str) -> str:
+    """Rows of `source` with a score: `columns` (named `names`), the label and the score's
+    exact bin."""
     be = rel.backend
     q = be.quote
     b = grid.n_bins
@@ -97,17 +101,66 @@ def histograms(rel: Relation, index: SliceIndex, model: str, grid: ScoreGrid) ->
     edges = pd.DataFrame({"k": np.arange(b, dtype=np.int64), "lo": np.r_[-1.0, inner],
                           "hi": np.r_[inner, 2.0]})
     edge_table = be.small_table("edges", edges)
-    used = [d for d in index.levels]
-    cols = "".join(f"{q(d)}, " for d in used)
     s = rel.score(model)
     x = f"LEAST(GREATEST({s}, {_double(inner[0])}), {_double(inner[-1])})"
     approx = (f"LEAST(GREATEST(CAST(FLOOR((LN({x}) - LN(1 - {x}) - "
               f"{_double(_logit(grid.centre))}) * {_double(1.0 / grid.width)}) AS BIGINT) + "
               f"{b // 2}, 0), {b - 1})")
-    binned = (f"SELECT {cols}{q('label')} AS __label, __a - CASE WHEN __s < e.lo THEN 1 ELSE 0 "
-              f"END + CASE WHEN __s >= e.hi THEN 1 ELSE 0 END AS __k FROM (SELECT {cols}"
-              f"{q('label')}, {s} AS __s, {approx} AS __a FROM {rel.sql} AS r WHERE {s} IS NOT "
-              f"NULL) AS a JOIN {edge_table} AS e ON e.k = a.__a")
+    return (f"SELECT {names}__label, __a - CASE WHEN __s < e.lo THEN 1 ELSE 0 "
+            f"END + CASE WHEN __s >= e.hi THEN 1 ELSE 0 END AS __k FROM (SELECT {columns}"
+            f"r.{q('label')} AS __label, {s} AS __s, {approx} AS __a FROM {source} WHERE {s} IS "
+            f"NOT NULL) AS a JOIN {edge_table} AS e ON e.k = a.__a")
+
+
+def streamed_histograms(rel: Relation, index: SliceIndex, model: str,
+                        grid: ScoreGrid) -> np.ndarray:
+    """The histogram on one machine (DuckDB): the SQL maps each row to its joint cell's
+    code (each value's position in the index's sorted values, missing the last level) and
+    streams record batches of code, label and score into the pandas path's binning and
+    reduction (`ScoreGrid.bin_of`, `engine.histograms`): the same bins by construction, and
+    nothing grows with slices x bins in the database (there, a GROUPING SETS aggregate with
+    millions of groups, or a lookup of the edges per row, costs several times the scan)."""
+    from smo_eval.engine.histograms import slice_histograms
+
+    q = rel.backend.quote
+    used = list(index.levels)
+    b = grid.n_bins
+    code, cell_code = "0", np.zeros(index.n_cells, dtype=np.int64)
+    for dim in used:
+        values = index.values[dim]
+        position = (f"COALESCE(list_position([{_literals(values)}], "
+                    f"CAST(r.{q(dim)} AS VARCHAR)) - 1, {len(values)})")
+        code = f"({code}) * {len(values) + 1} + {position}"
+        level = index.levels[dim].astype(np.int64)
+        cell_code = cell_code * (len(values) + 1) + np.where(level >= 0, level, len(values))
+    order = np.argsort(cell_code)
+    score = rel.score(model)
+    sql = (f"SELECT {code} AS __code, r.{q('label')} AS __label, {score} AS __s "
+           f"FROM {rel.sql} AS r WHERE {score} IS NOT NULL")
+    out = empty_histograms(len(index.keys), 2 * b, 0).reshape(len(index.keys), 2, b)
+    for batch in rel.backend.stream(sql):
+        codes = batch["__code"].to_numpy().astype(np.int64)
+        cell = order[np.searchsorted(cell_code[order], codes)].astype(np.int32)
+        class_bin = grid.bin_of(batch["__s"].to_numpy())
+        class_bin += batch["__label"].to_numpy().astype(np.int64) * b
+        out += slice_histograms(index, cell, class_bin, 2, b)
+    return out
+
+
+def _literals(values: Sequence[str]) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+def histograms(rel: Relation, index: SliceIndex, model: str, grid: ScoreGrid) -> np.ndarray:
+    """(n_slices, 2, n_bins) score histogram of one model by slice and label, aggregated by
+    the backend (one GROUPING SET per slicing: on a cluster, only these counts move)."""
+    be = rel.backend
+    q = be.quote
+    b = grid.n_bins
+    used = [d for d in index.levels]
+    cols = "".join(f"{q(d)}, " for d in used)
+    binned = _binned(rel, model, grid, "".join(f"r.{q(d)} AS {q(d)}, " for d in used), cols,
+                     f"{rel.sql} AS r")
     if used:
         sets = ", ".join("(" + "".join(f"{q(d)}, " for d in sl.dims) + "__label, __k)"
                          for sl in index.slicings)
