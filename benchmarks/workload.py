@@ -61,8 +61,12 @@ def _chunks(rows: int, workload: Workload, seed: int) -> Iterator[dict[str, np.n
         base = -2.2 + 0.1 * (out["region"] % 5) - 0.05 * (out["language"] % 7)
         label = (rng.random(n) < 1 / (1 + np.exp(-base))).astype(np.int8)
         out["label"] = label
+        # Two versions of one model: the candidate's logit is the baseline's, a little better
+        # on violations, plus noise (a few percent of items change outcome, as in practice).
+        logit = rng.normal(-2.0, 1.3, n) + 3.0 * label
         for i, model in enumerate(MODELS):
-            logit = rng.normal(-2.0, 1.3, n) + (3.0 + 0.3 * i) * label
+            if i:
+                logit = logit + 0.3 * label + rng.normal(0.0, 0.4, n)
             out[model] = (1 / (1 + np.exp(-logit))).astype(np.float32)
         yield out
 
