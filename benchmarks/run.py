@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,10 +90,14 @@ def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
     ref_s, ref_gb = _reference(data, ISSUE, tmp)
     out = [_row("reference (numpy)", rows, "-", ref_s, ref_gb, ref_s, ref_gb)]
     args = [*_args(data, ISSUE, tmp / "mlflow.db"), "engine.backend=duckdb",
-            "engine.duckdb.memory_limit=4GB"]
+            "engine.duckdb.memory_limit=5GB"]
     total = 0.0
     for command in COMMANDS:
-        seconds, peak, _ = measure_command([SMO, command, *args], project)
+        try:
+            seconds, peak, _ = measure_command([SMO, command, *args], project)
+        except subprocess.CalledProcessError:
+            out.append(_row(f"smo-eval {command} FAILED", rows, "duckdb", 0, 0, None, None))
+            return out
         total += seconds
         out.append(_row(f"smo-eval {command}", rows, "duckdb", seconds, peak, ref_s, ref_gb))
     out.append(_row("ingest + evaluate + compare", rows, "duckdb", total,
@@ -102,10 +107,12 @@ def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
 
 def _row(what: str, rows: int, backend: str, seconds: float, peak: float,
          ref_s: float | None, ref_gb: float | None) -> dict[str, Any]:
-    return {"what": what, "rows": rows, "backend": backend, "seconds": round(seconds, 2),
+    row = {"what": what, "rows": rows, "backend": backend, "seconds": round(seconds, 2),
             "peak_gb": round(peak, 2),
             "time_ratio": round(seconds / ref_s, 2) if ref_s else None,
             "memory_ratio": round(peak / ref_gb, 2) if ref_gb else None}
+    print(json.dumps(row), flush=True)  # as it is measured: a long run shows its progress
+    return row
 
 
 def main() -> None:

@@ -176,9 +176,13 @@ def _join(backend: Any, gold_cols: list[str], items_cols: list[str] | None, mode
     gold_sel = ", ".join(
         [key, f"CAST(CASE WHEN {label} IN ({pos}) THEN 1 ELSE 0 END AS TINYINT) AS {q('label')}"]
         + [f"{cat_expr} AS {category}" if c == "risk_category" else q(c) for c in meta])
+    # Ids counted by a plain aggregate into a temporary table (it spills; a DISTINCT count
+    # of 1e8 ids did not fit DuckDB's memory limit).
+    backend.execute(f"CREATE OR REPLACE TEMP TABLE __ids AS SELECT {key}, COUNT(*) AS __c "
+                    f"FROM __gold GROUP BY {key}")
     rows_read = backend.query(
-        f"SELECT COUNT(*) AS n, COUNT(DISTINCT {key}) AS ids, (SELECT COUNT(*) FROM __preds) "
-        f"AS preds FROM __gold").iloc[0]
+        "SELECT SUM(__c) AS n, COUNT(*) AS ids, (SELECT COUNT(*) FROM __preds) AS preds "
+        "FROM __ids").iloc[0]
     repeats = int(rows_read["n"] - rows_read["ids"])
     gold = f"SELECT {gold_sel}, __row FROM __gold"
     if repeats:  # identical repeats are merged; repeats with other values are errors
