@@ -1,55 +1,160 @@
-"""Benchmark runner: `python benchmarks/run.py [--rows 1e6 1e7] [--only evaluate ...]`.
+"""`make bench`: whole smo-eval commands beside a plain numpy reference, in the same run.
 
-Each `benchmarks/bench_<name>.py` module exposes `run(rows: int, workdir: Path) -> list[dict]`
-returning result rows (stage, rows, what was timed, seconds, peak memory). Timings live here,
-never in unit tests. Results are printed as a table and appended to benchmarks/results/.
+    python benchmarks/run.py [--rows 1e6 1e7] [--big 1e8 | --big 0] [--only ingest evaluate]
+
+Per size: the issue's workload (region 20 x language 15 x risk category 12 x content type
+2, two models, the four dimensions and region x language) is written as Parquet; the
+reference (`benchmarks/reference.py`) and `smo-eval ingest`, `evaluate` and `compare`
+(pandas backend, MLflow on, a store of its own) run as separate processes, and each
+command's wall time and peak memory are printed as a ratio to the reference's. At the
+largest size `evaluate` also runs the five-dimension slicing (region 50 x language 40 x
+category 30 x content type 3 x surface 6, all single dimensions and two crosses) for its
+peak memory. `--big` runs the same workload through the DuckDB backend (ingest, evaluate,
+compare) at that size. Results are also written to benchmarks/results/<time>.json.
+The machine may be shared: only ratios measured in the same run mean anything.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.measure import measure_command  # noqa: E402
+from benchmarks.workload import FIVE, ISSUE, Workload, write  # noqa: E402
+
+SMO = str(Path(sys.executable).parent / "smo-eval")
+COMMANDS = ("ingest", "evaluate", "compare")
+
+
+def _args(data: Path, workload: Workload, store: Path) -> list[str]:
+    return ["data.items=null", f"data.gold={data / 'gold.parquet'}",
+            f"data.predictions={data / 'predictions.parquet'}", "data.annotations=null",
+            f"mlflow.tracking_uri=sqlite:///{store}", *workload.overrides]
+
+
+def _store(path: Path) -> None:
+    """Create the MLflow store first (as in any project after its first run: creating a
+    SQLite store alone takes seconds)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{path}")
+    mlflow.MlflowClient().search_experiments()
+
+
+def _reference(data: Path, workload: Workload, work: Path) -> tuple[float, float]:
+    crosses = ",".join("x".join(c) for c in workload.crosses)
+    seconds, peak, _ = measure_command(
+        [sys.executable, str(HERE / "reference.py"), str(data / "wide.parquet"),
+         ",".join(workload.dims), crosses, str(work / "reference.csv")], work)
+    return seconds, peak
+
+
+def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[str, Any]]:
+    data, project = tmp / "data", tmp / "project"
+    project.mkdir(parents=True)
+    write(rows, data, ISSUE)
+    _store(tmp / "mlflow.db")
+    ref_s, ref_gb = _reference(data, ISSUE, tmp)
+    out = [_row("reference (numpy)", rows, "-", ref_s, ref_gb, ref_s, ref_gb)]
+    args = _args(data, ISSUE, tmp / "mlflow.db")
+    for command in COMMANDS:
+        seconds, peak, _ = measure_command([SMO, command, *args], project)
+        if command in commands:
+            out.append(_row(f"smo-eval {command}", rows, "pandas", seconds, peak, ref_s, ref_gb))
+    if five:
+        shutil.rmtree(data)
+        write(rows, data, FIVE)
+        args = _args(data, FIVE, tmp / "mlflow.db")
+        measure_command([SMO, "ingest", *args, "engine.backend=duckdb"], project)
+        seconds, peak, _ = measure_command([SMO, "evaluate", *args], project)
+        out.append(_row("smo-eval evaluate, five dimensions", rows, "pandas", seconds, peak,
+                        None, None))
+    return out
+
+
+def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
+    data, project = tmp / "data", tmp / "project"
+    project.mkdir(parents=True)
+    write(rows, data, ISSUE)
+    _store(tmp / "mlflow.db")
+    ref_s, ref_gb = _reference(data, ISSUE, tmp)
+    out = [_row("reference (numpy)", rows, "-", ref_s, ref_gb, ref_s, ref_gb)]
+    args = [*_args(data, ISSUE, tmp / "mlflow.db"), "engine.backend=duckdb",
+            "engine.duckdb.memory_limit=5GB"]
+    total = 0.0
+    for command in COMMANDS:
+        try:
+            seconds, peak, _ = measure_command([SMO, command, *args], project)
+        except subprocess.CalledProcessError:
+            out.append(_row(f"smo-eval {command} FAILED", rows, "duckdb", 0, 0, None, None))
+            return out
+        total += seconds
+        out.append(_row(f"smo-eval {command}", rows, "duckdb", seconds, peak, ref_s, ref_gb))
+    out.append(_row("ingest + evaluate + compare", rows, "duckdb", total,
+                    max(r["peak_gb"] for r in out[1:]), ref_s, ref_gb))
+    return out
+
+
+def _row(what: str, rows: int, backend: str, seconds: float, peak: float,
+         ref_s: float | None, ref_gb: float | None) -> dict[str, Any]:
+    row = {"what": what, "rows": rows, "backend": backend, "seconds": round(seconds, 2),
+            "peak_gb": round(peak, 2),
+            "time_ratio": round(seconds / ref_s, 2) if ref_s else None,
+            "memory_ratio": round(peak / ref_gb, 2) if ref_gb else None}
+    print(json.dumps(row), flush=True)  # as it is measured: a long run shows its progress
+    return row
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", nargs="+", type=float, default=[1e6, 1e7])
-    parser.add_argument("--only", nargs="*", help="benchmark names (bench_<name>.py)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", nargs="*", type=float, default=[1e6, 1e7])
+    parser.add_argument("--big", type=float, default=1e8, help="DuckDB run size (0: none)")
+    parser.add_argument("--only", nargs="*", default=list(COMMANDS), choices=COMMANDS)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the Parquet files go (default: a temporary folder)")
     args = parser.parse_args()
-    names = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
-    if args.only:
-        names = [n for n in names if n in args.only]
-    results = []
-    for name in names:
-        module = importlib.import_module(f"benchmarks.bench_{name}")
-        for rows in args.rows:
-            with tempfile.TemporaryDirectory(prefix=f"smo-bench-{name}-") as tmp:
-                print(f"[{name}] rows={int(rows):,} ...", flush=True)
-                results += module.run(int(rows), Path(tmp))
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="smo-eval benchmarks")
-    for column in ("benchmark", "rows", "what", "seconds", "cpu_s", "peak_gb", "target"):
-        table.add_column(column, justify="left" if column in {"benchmark", "what", "target"}
-                         else "right")
-    for r in results:
-        cpu = r.get("cpu_seconds")  # optional: CPU time, robust to a loaded machine
-        table.add_row(r["benchmark"], f"{r['rows']:,}", r["what"], f"{r['seconds']:.2f}",
-                      "" if cpu is None else f"{cpu:.2f}", f"{r['peak_gb']:.2f}",
-                      r.get("target", ""))
-    Console(width=160).print(table)
+    results: list[dict[str, Any]] = []
+    sizes = [int(r) for r in args.rows]
+    with tempfile.TemporaryDirectory(prefix="smo-bench-", dir=args.workdir) as tmp:
+        for rows in sizes:
+            print(f"[bench] {rows:,} rows ...", flush=True)
+            folder = Path(tmp) / f"rows-{rows}"
+            results += _size(rows, folder, args.only, five=rows == max(sizes))
+            shutil.rmtree(folder)
+        if args.big:
+            print(f"[bench] {int(args.big):,} rows through DuckDB ...", flush=True)
+            results += _big(int(args.big), Path(tmp) / "big")
+    _print(results)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / f"{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
+def _print(results: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="smo-eval vs a plain numpy reference (same run, same data)")
+    for column in ("what", "rows", "backend", "seconds", "x reference", "peak GB",
+                   "x reference "):
+        table.add_column(column, justify="left" if column in ("what", "backend") else "right")
+    for r in results:
+        table.add_row(r["what"], f"{r['rows']:,}", r["backend"], f"{r['seconds']:.1f}",
+                      "" if r["time_ratio"] is None else f"{r['time_ratio']:.1f}x",
+                      f"{r['peak_gb']:.2f}",
+                      "" if r["memory_ratio"] is None else f"{r['memory_ratio']:.1f}x")
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":

@@ -215,7 +215,7 @@ def test_every_import_is_a_core_dependency_or_a_named_extra():
     import sys
     from importlib import metadata
 
-    extras = {"evidently": "drift", "websockets": "png"}
+    extras = {"evidently": "drift", "websockets": "png", "duckdb": "duckdb", "pyspark": "spark"}
     core = _core_closure()
     owners = metadata.packages_distributions()
     missing = []

@@ -19,6 +19,7 @@ from smo_eval.config.schema_data import (
     SlicingConfig,
     TaxonomyConfig,
 )
+from smo_eval.config.schema_engine import EngineConfig
 from smo_eval.config.schema_more import DriftConfig, GateConfig
 from smo_eval.config.schema_report import ExperimentConfig, ReportConfig
 from smo_eval.config.schema_stages import (
@@ -49,6 +50,7 @@ class Config:
     experiment: ExperimentConfig = section(ExperimentConfig, "Improvement experiments.")
     sample: SampleConfig = section(SampleConfig, "The synthetic sample world.")
     mlflow: MlflowConfig = section(MlflowConfig, "Run tracking.")
+    engine: EngineConfig = section(EngineConfig, "Where counting runs (pandas, DuckDB, Spark).")
 
 
 def register() -> None:

@@ -9,7 +9,7 @@ see the same replicate items) all follow from these counts: cost grows with rows
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from smo_eval.engine.bootstrap import _quantiles as quantiles
 from smo_eval.engine.bootstrap import resample_counts
@@ -61,7 +61,7 @@ def mcnemar_exact(b: np.ndarray, c: np.ndarray) -> np.ndarray:
     b = np.asarray(b, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64)
     n = b + c
-    p = np.minimum(1.0, 2.0 * stats.binom.cdf(np.minimum(b, c), n, 0.5))
+    p = np.minimum(1.0, 2.0 * special.bdtr(np.minimum(b, c), n, 0.5))
     return np.where(n > 0, p, np.nan)
 
 
@@ -90,4 +90,26 @@ def paired_bootstrap(paired: np.ndarray, metrics: list[str], n_boot: int, level:
             tail = np.minimum((finite & (delta <= 0)).sum(axis=1),
                               (finite & (delta >= 0)).sum(axis=1))
             p[sl] = np.where(ok > 0, np.minimum(1.0, 2.0 * (tail + 1) / (ok + 1)), np.nan)
+    return out
+
+
+def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:
+    """Benjamini-Hochberg (`fdr_bh`) or Holm (`holm`) adjusted p-values, as statsmodels'
+    `multipletests(p, method=...)[1]` computes them (statsmodels alone takes longer to import
+    than compare's counting)."""
+    p = np.asarray(p, dtype=np.float64)
+    m = len(p)
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="mergesort")
+    ranked = p[order]
+    rank = np.arange(1, m + 1)
+    if method == "fdr_bh":
+        adjusted = np.minimum.accumulate((ranked * m / rank)[::-1])[::-1]
+    elif method == "holm":
+        adjusted = np.maximum.accumulate(ranked * (m - rank + 1))
+    else:
+        raise ValueError(f"unknown correction {method!r}")
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
     return out

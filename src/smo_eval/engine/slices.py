@@ -8,8 +8,8 @@ over the rows serves every dimension and every cross, and why partitions merge b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,19 @@ _DENSE_LIMIT = 20_000_000
 
 
 @dataclass(frozen=True)
+class Slicing:
+    """One dimension or cross: its slices are `keys[start:stop]`; `of_cell` gives each joint
+    cell's slice (global index) or -1 when the cell lacks a value of one of its dimensions."""
+
+    dims: tuple[str, ...]
+    start: int
+    stop: int
+    of_cell: np.ndarray
+    # Per slice, its values' codes combined (mixed radix of the dimensions' value counts).
+    codes: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+
+
+@dataclass(frozen=True)
 class SliceIndex:
     """Rows -> joint cells, and joint cells -> slices (a sparse 0/1 membership matrix)."""
 
@@ -29,6 +42,10 @@ class SliceIndex:
     n_cells: int
     keys: list[SliceKey]             # per slice: () overall, ((dim, value), ...) otherwise
     membership: sparse.csr_matrix    # (n_slices, n_cells)
+    # Per dimension used, each joint cell's level (code into the sorted values, -1 missing).
+    levels: dict[str, np.ndarray] = field(default_factory=dict)
+    slicings: tuple[Slicing, ...] = ()
+    values: dict[str, list[str]] = field(default_factory=dict)  # per dimension, sorted
 
     @property
     def names(self) -> list[str]:
@@ -80,40 +97,49 @@ def build_slice_index(table: pd.DataFrame, dimensions: Sequence[str],
             kept_crosses.append(tuple(cross))
     used_dims = list(dict.fromkeys([*present, *(d for c in kept_crosses for d in c)]))
 
-    codes, values = {}, {}
-    for dim in used_dims:
-        codes[dim], values[dim] = _codes(table[dim])
-    cell_of_row, cell_levels = _joint_cells(len(table), [codes[d] for d in used_dims],
-                                            [len(values[d]) for d in used_dims])
+    values: dict[str, list[str]] = {}
+
+    def coded() -> Iterator[tuple[np.ndarray, int]]:
+        for dim in used_dims:  # one column's codes at a time (each is a row-sized array)
+            codes, values[dim] = _codes(table[dim])
+            yield codes, len(values[dim])
+
+    cell_of_row, cell_levels = _joint_cells(len(table), coded())
     level = dict(zip(used_dims, cell_levels, strict=True))
     n_cells = len(cell_levels[0]) if cell_levels else 1
 
     keys: list[SliceKey] = [()]
-    rows, cols = [np.zeros(n_cells, np.int64)], [np.arange(n_cells)]
-    for slicing in [(d,) for d in present] + kept_crosses:
-        slice_keys, slice_of_cell = _slicing(slicing, level, values)
-        valid = slice_of_cell >= 0
-        rows.append(len(keys) + slice_of_cell[valid])
-        cols.append(np.flatnonzero(valid))
+    slicings = [Slicing((), 0, 1, np.zeros(n_cells, np.int64))]
+    for dims in [(d,) for d in present] + kept_crosses:
+        slice_keys, slice_of_cell, codes = _slicing(dims, level, values)
+        start = len(keys)
         keys += slice_keys
-    row = np.concatenate(rows)
-    col = np.concatenate(cols)
+        slicings.append(Slicing(dims, start, len(keys),
+                                np.where(slice_of_cell >= 0, slice_of_cell + start, -1), codes))
+    row = np.concatenate([s.of_cell[s.of_cell >= 0] for s in slicings])
+    col = np.concatenate([np.flatnonzero(s.of_cell >= 0) for s in slicings])
     membership = sparse.csr_matrix((np.ones(len(row), dtype=np.float64), (row, col)),
                                    shape=(len(keys), n_cells))
-    return SliceIndex(cell_of_row, n_cells, keys, membership), notices
+    return SliceIndex(cell_of_row, n_cells, keys, membership, level, tuple(slicings),
+                      values), notices
 
 
-def _joint_cells(n_rows: int, code_list: list[np.ndarray],
-                 cardinalities: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Number the combinations that occur; return each row's cell and each cell's levels."""
-    if not code_list:
-        return np.zeros(n_rows, dtype=np.int32), []
-    radix = [k + 1 for k in cardinalities]  # the extra level holds missing values
-    total = int(np.prod(radix, dtype=np.float64))
+def _joint_cells(n_rows: int, coded: Iterable[tuple[np.ndarray, int]]
+                 ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Number the combinations that occur; return each row's cell and each cell's levels.
+
+    `coded` yields each dimension's codes (-1 missing) and number of values."""
+    radix: list[int] = []  # per dimension, its values and an extra level for missing values
     combined = np.zeros(n_rows, dtype=np.int64)
-    for codes, base in zip(code_list, radix, strict=True):
+    for codes, cardinality in coded:
+        base = cardinality + 1
+        radix.append(base)
         combined *= base
         combined += np.where(codes >= 0, codes, base - 1)
+        del codes
+    if not radix:
+        return np.zeros(n_rows, dtype=np.int32), []
+    total = int(np.prod(radix, dtype=np.float64))
     if total <= _DENSE_LIMIT:
         used = np.flatnonzero(np.bincount(combined, minlength=total))
         lookup = np.full(total, -1, dtype=np.int32)
@@ -134,8 +160,9 @@ def _joint_cells(n_rows: int, code_list: list[np.ndarray],
 
 
 def _slicing(dims: tuple[str, ...], level: dict[str, np.ndarray],
-             values: dict[str, list[str]]) -> tuple[list[SliceKey], np.ndarray]:
-    """Slices of one dimension or cross: their keys and each joint cell's slice (-1 = none)."""
+             values: dict[str, list[str]]) -> tuple[list[SliceKey], np.ndarray, np.ndarray]:
+    """Slices of one dimension or cross: their keys, each joint cell's slice (-1 = none) and
+    each slice's combined value codes (ascending)."""
     combined = np.zeros(len(level[dims[0]]), dtype=np.int64)
     valid = np.ones(len(combined), dtype=bool)
     for dim in dims:
@@ -153,4 +180,4 @@ def _slicing(dims: tuple[str, ...], level: dict[str, np.ndarray],
             parts.append((dim, values[dim][int(code % k)]))
             code //= k
         keys.append(tuple(reversed(parts)))
-    return keys, slice_of_cell
+    return keys, slice_of_cell, used

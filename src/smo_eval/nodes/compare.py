@@ -16,16 +16,25 @@ VERDICT_CODE = {"improved": 1.0, "no_change": 0.0, "regressed": -1.0}
 
 
 def run(ctx: StageContext) -> StageResult:
-    from smo_eval.stages.compare import compare, pair
+    import pandas as pd
+
+    from smo_eval.stages.compare import compare, compare_relation, pair
 
     data = ctx.dataset()
     cfg = ctx.config.compare
     baseline, candidates = pair(cfg, data.models)
-    thresholds = ctx.operating_points([baseline, *candidates], data.eval_table)
+    relation = data.relation  # None with engine.backend=pandas
+    per_row = ctx.config.evaluate.thresholds_file
+    table = data.eval_table if relation is None or per_row else pd.DataFrame()
+    thresholds = ctx.operating_points([baseline, *candidates], table)
+    severity = Taxonomy.from_config(ctx.config.taxonomy).severity_of()
     with ctx.progress("comparing"):
-        result = compare(data.eval_table, data.scores, cfg, ctx.config.slicing, ctx.seed,
-                         thresholds=thresholds,
-                         severity=Taxonomy.from_config(ctx.config.taxonomy).severity_of())
+        if relation is None:
+            result = compare(data.eval_table, data.scores, cfg, ctx.config.slicing, ctx.seed,
+                             thresholds=thresholds, severity=severity)
+        else:
+            result = compare_relation(relation, cfg, ctx.config.slicing, ctx.seed,
+                                      thresholds=thresholds, severity=severity)
     outputs = {"compare.comparison": result.table, "compare.flips": result.flips,
                "compare.flips_xlsx": result.flips.head(cfg.flips_xlsx_max_rows),
                "compare.coverage": result.coverage, "compare.summary": result.summary}

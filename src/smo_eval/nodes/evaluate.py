@@ -14,23 +14,32 @@ from smo_eval.tracking import StageRun
 
 def run(ctx: StageContext) -> StageResult:
     from smo_eval.policies.evaluation import policy_outputs
-    from smo_eval.stages.evaluate import evaluate
+    from smo_eval.stages.evaluate import evaluate, evaluate_relation
     from smo_eval.stages.ingest import coverage
 
     data = ctx.dataset()
     cfg = ctx.config.evaluate
     models = list(cfg.models or data.models)
-    thresholds = ctx.operating_points(models, data.eval_table)
+    relation = data.relation  # None with engine.backend=pandas
+    table = data.eval_table if relation is None or cfg.thresholds_file else pd.DataFrame()
+    thresholds = ctx.operating_points(models, table)
     with ctx.progress("evaluating", total=len(models)) as step:
-        result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing,
-                          thresholds=thresholds, hard_labels=data.hard_label_models,
-                          progress=step)
+        if relation is None:
+            result = evaluate(data.eval_table, data.scores, cfg, ctx.config.slicing,
+                              thresholds=thresholds, hard_labels=data.hard_label_models,
+                              progress=step)
+            covered = coverage(data.scores[models], len(data.eval_table))
+        else:
+            result, covered = evaluate_relation(relation, cfg, ctx.config.slicing,
+                                                thresholds=thresholds,
+                                                hard_labels=data.hard_label_models,
+                                                progress=step)
     # Per-policy and borderline outputs (only where the data has them).
     extra, extra_metrics = policy_outputs(ctx, data, models, thresholds, result)
     outputs = {
         "evaluate.slice_metrics": result.slice_metrics,
         "evaluate.metrics": result.headline,
-        "evaluate.coverage": coverage(data.scores[models], len(data.eval_table)),
+        "evaluate.coverage": covered,
         **{f"evaluate.{kind}": {m: c[kind] for m, c in result.curves.items()}
            for kind in ("roc", "pr", "reliability")},
         **extra,

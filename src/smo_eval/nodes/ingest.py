@@ -16,6 +16,8 @@ def run(ctx: StageContext) -> StageResult:
     from smo_eval.stages.ingest import ingest
 
     paths = ctx.input_paths()
+    if ctx.config.engine.backend == "duckdb":
+        return _run_duckdb(ctx, paths)
     with ctx.progress("ingest", total=len(paths) + 1) as step:
         raw = {}
         for table, path in paths.items():
@@ -32,6 +34,38 @@ def run(ctx: StageContext) -> StageResult:
     metrics = {f"{table}/{key}": float(value) for table, counts in
                result.summary["tables"].items() for key, value in counts.items()}
     return StageResult(outputs, metrics, {"models": ",".join(result.models)}, notices, result,
+                       run_label=", ".join(t for t, p in paths.items() if p))
+
+
+def _run_duckdb(ctx: StageContext, paths: dict[str, str | None]) -> StageResult:
+    """Parquet inputs validated and joined by DuckDB, out of core (`stages/ingest_sql.py`);
+    annotations (small) by the pandas path."""
+    from smo_eval.contract.schema import ANNOTATIONS, source_to_canonical
+    from smo_eval.contract.summary import contract_error
+    from smo_eval.contract.validate import LabelMap, validate_table
+    from smo_eval.errors import ContractError
+    from smo_eval.stages.ingest_sql import ingest_duckdb
+
+    data = ctx.config.data
+    with ctx.progress("ingest (duckdb)"):
+        result = ingest_duckdb(ctx.backend(), paths, data,
+                               Taxonomy.from_config(ctx.config.taxonomy))
+    annotations = None
+    if (annotations_path := paths.get("annotations")) is not None:
+        checked = validate_table(
+            ctx.raw_table(annotations_path), ANNOTATIONS,
+            source_to_canonical("annotations", data.columns, data.table_columns),
+            labels=LabelMap.from_lists(data.labels.positive, data.labels.negative))
+        problems = contract_error([checked]).problems
+        if problems:
+            raise ContractError(problems)
+        annotations = checked.frame
+    outputs = {"ingest.eval": result.eval_table, "ingest.scores": result.scores,
+               "ingest.annotations": annotations, "ingest.summary": result.summary,
+               "ingest.quarantine": None}
+    metrics = {f"{table}/{key}": float(value) for table, counts in
+               result.summary["tables"].items() for key, value in counts.items()}
+    return StageResult(outputs, metrics, {"models": ",".join(result.models)}, [], result,
                        run_label=", ".join(t for t, p in paths.items() if p))
 
 

@@ -58,6 +58,10 @@ class StageContext:
         """An input file as read (for stages that validate their own files)."""
         return self._runner.read_file(path)
 
+    def backend(self) -> Any:
+        """The SQL engine backend (`engine.backend=duckdb|spark`), None for pandas."""
+        return self._runner.backend()
+
     def input_paths(self) -> dict[str, str | None]:
         return self._runner.input_paths()
 

@@ -194,8 +194,9 @@ class Runner:
         from smo_eval.policies.dataset import judged, with_policy
 
         data = judged(data, self.config.evaluate.borderline)
-        self.config = replace(self.config, slicing=with_policy(self.config.slicing,
-                                                               data.eval_table))
+        if not (data.lazy and "policies" not in data.summary):
+            self.config = replace(self.config, slicing=with_policy(self.config.slicing,
+                                                                   data.eval_table))
         return data
 
     def _ingested(self) -> Dataset:
@@ -209,10 +210,28 @@ class Runner:
                 console.notices(["ingest outputs missing or stale for this config: inputs "
                                  "validated in-process"])
                 console.notices(self.compute("ingest").notices)
-        values = {k: self.value(k) for k in INGEST_KEYS}
         hashes = {t: h for t, p in self.input_paths().items() if p and (h := self.hashes.of(p))}
-        return Dataset(values["ingest.eval"], values["ingest.scores"],
-                       values["ingest.annotations"], values["ingest.summary"] or {}, hashes)
+        backend = self.backend()
+        if backend is None:
+            values = {k: self.value(k) for k in INGEST_KEYS}
+            return Dataset(values["ingest.eval"], values["ingest.scores"],
+                           values["ingest.annotations"], values["ingest.summary"] or {}, hashes)
+        # A SQL backend: the tables are read only if a stage asks for them (dataset.py).
+        summary = self.value("ingest.summary") or {}
+        on_disk = self.is_current("ingest")[0] and all(
+            self.catalog.path(k).is_file() for k in ("ingest.eval", "ingest.scores"))
+        files = ((self.catalog.path("ingest.eval"), self.catalog.path("ingest.scores"))
+                 if on_disk else None)
+        return Dataset(lambda: _in_memory(self.value("ingest.eval")),
+                       lambda: _in_memory(self.value("ingest.scores")),
+                       self.value("ingest.annotations"), summary, hashes, backend=backend,
+                       files=files, models=[str(m) for m in summary.get("models") or {}])
+
+    def backend(self) -> Any:
+        """The SQL engine backend (`engine.backend`), None for pandas."""
+        from smo_eval.engine.backends import open_backend
+
+        return open_backend(self.config.engine, self.out_dir)
 
     def _extra_files(self) -> list[str]:
         return [str(p) for p in self.config.data.extra_predictions]
@@ -380,6 +399,11 @@ def pipeline_summary(results: dict[str, StageResult]) -> tuple[dict[str, float],
         tags |= {k: v for k, v in result.tags.items()
                  if k in ("gate.verdict", "gate.name", "gate.candidate", "gate.baseline")}
     return dict(list(metrics.items())[:95]), tags
+
+
+def _in_memory(value: Any) -> Any:
+    """A frame, or a backend's lazy table read into one."""
+    return value.to_pandas() if hasattr(value, "to_pandas") else value
 
 
 def _artifact_folder(file: Path, out_dir: Path, stage: str) -> str:

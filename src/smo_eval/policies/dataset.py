@@ -37,6 +37,8 @@ def mark_borderline(table: pd.DataFrame) -> pd.DataFrame:
 def judged(data: Dataset, mode: str) -> Dataset:
     """The dataset every stage counts on, by `evaluate.borderline`; borderline rows (with
     their scores) are kept aside in `borderline` / `borderline_scores` in every mode."""
+    if data.lazy and "borderline" not in data.summary:
+        return data  # a SQL backend's dataset stays on disk when there is nothing to set aside
     table = data.eval_table
     if BORDERLINE_COLUMN not in table.columns:
         return data
@@ -50,8 +52,8 @@ def judged(data: Dataset, mode: str) -> Dataset:
         kept = table.assign(label=np.where(flag, int(mode == "positive"),
                                            table["label"].to_numpy()).astype(np.int8))
         scores = data.scores
-    return replace(data, eval_table=kept, scores=scores, borderline=aside,
-                   borderline_scores=aside_scores)
+    return data.replace(eval_table=kept, scores=scores, borderline=aside,
+                        borderline_scores=aside_scores)
 
 
 def with_policy(slicing: SlicingConfig, table: pd.DataFrame) -> SlicingConfig:

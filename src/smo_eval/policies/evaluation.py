@@ -28,7 +28,8 @@ def policy_outputs(ctx: StageContext, data: Dataset, models: Sequence[str],
     outputs: dict[str, Any] = {}
     aside = data.borderline
     aside_thresholds = (ctx.operating_points(models, aside) if aside is not None else None)
-    if POLICY in data.eval_table.columns:
+    per_policy = "policies" in data.summary if data.lazy else POLICY in data.eval_table.columns
+    if per_policy:
         excluded = cfg.borderline in ("exclude", "separate")
         table, summary = policy_confusion(
             data.eval_table, data.scores, models, thresholds,

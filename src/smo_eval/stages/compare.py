@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from smo_eval.config.schema_data import SlicingConfig
 from smo_eval.config.schema_stages import CompareConfig, EvaluateConfig
 from smo_eval.engine.metrics import count_metrics
 from smo_eval.engine.paired import (
+    adjust_pvalues,
     count_paired,
     discordant,
     mcnemar_exact,
@@ -31,6 +31,9 @@ from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.errors import ConfigError
 from smo_eval.operating_point import Threshold, given_or_configured
 from smo_eval.slicekey import to_json
+
+if TYPE_CHECKING:
+    from smo_eval.engine.backends import Relation
 
 COLUMNS = ["baseline", "candidate", "slice", "metric", "baseline_value", "candidate_value",
            "delta", "delta_lo", "delta_hi", "p_value", "p_adjusted", "verdict",
@@ -105,12 +108,12 @@ def compare(table: pd.DataFrame, scores: pd.DataFrame, cfg: CompareConfig,
     labels = table["label"].to_numpy()
     rng = np.random.default_rng(seed)
     base_scores = scores[baseline].to_numpy()
-    base_flag = base_scores >= thr[baseline]
+    base_flag = base_scores.astype(np.float64) >= thr[baseline]  # as every backend compares
     frames, flips = [], []
     coverage: list[dict[str, Any]] = []
     for cand in candidates:
         cand_scores = scores[cand].to_numpy()
-        cand_flag = cand_scores >= thr[cand]
+        cand_flag = cand_scores.astype(np.float64) >= thr[cand]
         has_base, has_cand = ~np.isnan(base_scores), ~np.isnan(cand_scores)
         both = has_base & has_cand
         coverage.append({"baseline": baseline, "candidate": cand, "n_items": len(table),
@@ -123,6 +126,43 @@ def compare(table: pd.DataFrame, scores: pd.DataFrame, cfg: CompareConfig,
         frames.append(_slice_table(baseline, cand, index, paired, metrics, cfg, rng))
         flips.append(_flips(table, baseline, cand, base_scores, cand_scores, base_flag,
                             cand_flag, both, labels, severity))
+    return _comparison(baseline, frames, flips, coverage, cfg, notices)
+
+
+def compare_relation(relation: Relation, cfg: CompareConfig, slicing: SlicingConfig,
+                     seed: int, *, thresholds: Mapping[str, Threshold],
+                     severity: Mapping[str, int] | None = None) -> Comparison:
+    """`compare` with the counting done by a SQL backend (`engine.backend`) on a relation:
+    paired counts per joint cell, coverage counts and the flipped items come back from it."""
+    from smo_eval.engine.backends.sql import flipped_rows, paired_counts
+
+    baseline, candidates = pair(cfg, list(relation.models))
+    metrics = _check(cfg)
+    rng = np.random.default_rng(seed)
+    notices = [f"candidate {c} has no predictions yet: left out" for c in
+               cfg.optional_candidates if c not in relation.models]
+    frames, flips, coverage = [], [], []
+    for cand in candidates:
+        index, paired, counts = paired_counts(relation, slicing.dimensions, slicing.crosses,
+                                              baseline, cand, dict(thresholds))
+        coverage.append({"baseline": baseline, "candidate": cand, **counts})
+        frames.append(_slice_table(baseline, cand, index, paired, metrics, cfg, rng))
+        rows = flipped_rows(relation, baseline, cand, dict(thresholds))
+        if "item_id" in rows.columns:  # ingest's order, so ties keep the pandas path's order
+            rows = rows.sort_values("item_id", kind="stable").reset_index(drop=True)
+        base_scores = rows.pop("__base").to_numpy(np.float64)
+        cand_scores = rows.pop("__cand").to_numpy(np.float64)
+        labels = rows["label"].to_numpy()
+        flips.append(_flips(rows, baseline, cand, base_scores, cand_scores,
+                            base_scores >= thresholds[baseline],
+                            cand_scores >= thresholds[cand], np.ones(len(rows), dtype=bool),
+                            labels, severity))
+    return _comparison(baseline, frames, flips, coverage, cfg, notices)
+
+
+def _comparison(baseline: str, frames: list[pd.DataFrame], flips: list[pd.DataFrame],
+                coverage: list[dict[str, Any]], cfg: CompareConfig,
+                notices: list[str]) -> Comparison:
     cov = pd.DataFrame(coverage)
     for row in coverage:
         left_out = row["n_baseline_only"] + row["n_candidate_only"]
@@ -186,8 +226,8 @@ def _verdicts(frame: pd.DataFrame, correction: str, alpha: float) -> pd.DataFram
     decidable = frame.pop("decidable").to_numpy()
     adjusted = np.full(len(frame), np.nan)
     if decidable.any():
-        adjusted[decidable] = multipletests(frame["p_value"].to_numpy()[decidable],
-                                            alpha=alpha, method=CORRECTIONS[correction])[1]
+        adjusted[decidable] = adjust_pvalues(frame["p_value"].to_numpy()[decidable],
+                                             CORRECTIONS[correction])
     frame["p_adjusted"] = adjusted
     lower_better = frame["metric"].isin(LOWER_IS_BETTER).to_numpy()
     delta = frame["delta"].to_numpy()

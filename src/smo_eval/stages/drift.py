@@ -24,6 +24,7 @@ from smo_eval.config.schema_more import AlarmConfig, DriftConfig
 from smo_eval.contract.schema import NON_DIMENSION_COLUMNS
 from smo_eval.engine import divergence
 from smo_eval.engine.counting import ScoreGrid
+from smo_eval.engine.histograms import slice_histograms
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.slicekey import SliceKey, dimension_of, display, to_json
 from smo_eval.stages.drift_estimate import estimate_performance
@@ -148,21 +149,20 @@ def score_drift(reference: Window, current: Window, models: Sequence[str],
                 cfg: DriftConfig) -> tuple[list[dict[str, Any]], list[str]]:
     """Each model's score drift overall and within every slice of `drift.slicing`.
 
-    One bincount per model over (joint cell, window, fine logit bin); slices sum cells.
+    Histograms per slice, window and fine logit bin (`engine.histograms`).
     """
     both = pd.concat([reference.table, current.table], ignore_index=True, join="inner")
     index, notices = build_slice_index(both, cfg.slicing.dimensions, cfg.slicing.crosses)
     window = np.r_[np.zeros(len(reference), np.int64), np.ones(len(current), np.int64)]
     grid = ScoreGrid(0.5, cfg.score_bins)
-    b, j = grid.n_bins, index.n_cells
+    b = grid.n_bins
     rows = []
     for model in models:
         scores = np.r_[reference.scores[model].to_numpy(np.float64),
                        current.scores[model].to_numpy(np.float64)]
         ok = ~np.isnan(scores)
-        key = ((index.cell_of_row[ok].astype(np.int64) * 2 + window[ok]) * b
-               + grid.bin_of(scores[ok]))
-        hist = index.aggregate(np.bincount(key, minlength=j * 2 * b).reshape(j, 2, b))
+        hist = slice_histograms(index, index.cell_of_row[ok],
+                                window[ok] * b + grid.bin_of(scores[ok]), 2, b)
         ref_h, cur_h = hist[:, 0], hist[:, 1]
         method, threshold = _method(f"score:{model}", "score", cfg)
         values = divergence.effect(method, ref_h, cur_h, grid.centres,

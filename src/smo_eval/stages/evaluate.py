@@ -5,9 +5,9 @@ Pure: takes the evaluation table and the aligned score table from ingest and ret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from smo_eval.errors import ConfigError
 from smo_eval.operating_point import Threshold, given_or_configured
 from smo_eval.slicekey import to_json
 
+if TYPE_CHECKING:
+    from smo_eval.engine.backends import Relation
+
 METRICS = ["precision", "recall", "f1", "fpr", "accuracy", "roc_auc", "pr_auc", "brier", "ece"]
 INTERVAL_METRICS = [*COUNT_METRICS_WITH_CI, *RANK_METRICS_WITH_CI]
 COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
@@ -43,7 +46,8 @@ COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
 HEADLINE = ["n", "n_unscored", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc",
             "pr_auc", "brier",
             "ece", *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi"))]
-
+# Histogram values (slices x bins) per block of rank-metric work: bounds its temporaries.
+_BLOCK_VALUES = 1 << 20
 
 
 @dataclass
@@ -67,20 +71,54 @@ def evaluate(table: pd.DataFrame, scores: pd.DataFrame, cfg: EvaluateConfig,
 
     Models in `hard_labels` predict 0/1 decisions: their rank metrics and calibration are left
     out (NaN, with the reason in `undefined`) and they get no curves."""
-    models = list(cfg.models or scores.columns)
-    unknown = [m for m in models if m not in scores.columns]
-    if unknown:
-        raise ConfigError(f"evaluate.models names models without predictions: {unknown}; "
-                          f"known: {list(scores.columns)}")
+    models = _models(cfg, [str(c) for c in scores.columns])
     thresholds = given_or_configured(cfg, table, models, thresholds)
     index, notices = build_slice_index(table, slicing.dimensions, slicing.crosses)
     labels = table["label"].to_numpy()
+
+    def counted() -> Iterator[tuple[str, SliceStats, np.ndarray]]:
+        for model in models:
+            column = scores[model].to_numpy()
+            yield model, count_model(index, labels, column, thresholds[model],
+                                     cfg.score_bins), _unscored(index, column)
+
+    return _evaluation(index, counted(), thresholds, cfg, notices, progress, hard_labels)
+
+
+def evaluate_relation(relation: Relation, cfg: EvaluateConfig, slicing: SlicingConfig, *,
+                      thresholds: Mapping[str, Threshold],
+                      hard_labels: Collection[str] = (),
+                      progress: Callable[[str], None] | None = None
+                      ) -> tuple[Evaluation, pd.DataFrame]:
+    """`evaluate` with the counting done by a SQL backend (`engine.backend`) on a relation;
+    also returns the coverage table (gold items each model scored)."""
+    from smo_eval.engine.backends.sql import model_counts
+
+    models = _models(cfg, list(relation.models))
+    index, stats, unscored, coverage, notices = model_counts(
+        relation, slicing.dimensions, slicing.crosses, models, dict(thresholds),
+        cfg.score_bins)
+    counted = ((m, stats[m], unscored[m]) for m in models)
+    return (_evaluation(index, counted, thresholds, cfg, notices, progress, hard_labels),
+            coverage)
+
+
+def _models(cfg: EvaluateConfig, known: list[str]) -> list[str]:
+    models = list(cfg.models or known)
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ConfigError(f"evaluate.models names models without predictions: {unknown}; "
+                          f"known: {known}")
+    return models
+
+
+def _evaluation(index: SliceIndex, counted: Iterable[tuple[str, SliceStats, np.ndarray]],
+                thresholds: Mapping[str, Threshold], cfg: EvaluateConfig,
+                notices: list[str], progress: Callable[[str], None] | None,
+                hard_labels: Collection[str]) -> Evaluation:
     frames, curves, headline = [], {}, {}
-    for model in models:
-        stats = count_model(index, labels, scores[model].to_numpy(), thresholds[model],
-                            cfg.score_bins)
-        frame = _slice_frame(model, index, stats, thresholds[model], cfg,
-                             _unscored(index, scores[model].to_numpy()))
+    for model, stats, unscored in counted:
+        frame = _slice_frame(model, index, stats, thresholds[model], cfg, unscored)
         if model in hard_labels:
             frame = without_rank_metrics(frame)
         else:
@@ -126,20 +164,14 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
                  cfg: EvaluateConfig, unscored: np.ndarray) -> pd.DataFrame:
     cells = stats.cells
     n, n_pos = stats.n, stats.n_pos
-    neg, pos = stats.hist[:, 0], stats.hist[:, 1]
-    calib = calibration_bins(stats.hist, stats.grid, cfg.calibration_bins)
     values: dict[str, Any] = {
         "model": model, "slice": index.names, "n": n, "n_pos": n_pos,
         "tp": cells[:, 3], "fp": cells[:, 1], "fn": cells[:, 2], "tn": cells[:, 0],
         **count_metrics(cells),
-        "roc_auc": roc_auc(neg, pos),
-        "pr_auc": average_precision(neg, pos),
+        **_histogram_columns(stats, cfg),
         "brier": brier(stats.sum_sq, stats.sum_score[:, 1], n_pos, n),
-        "ece": expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2]),
     }
-    level = cfg.ci.level
-    intervals = count_intervals(cells, level=level) | rank_intervals(stats.hist, level=level)
-    for metric, (lo, hi) in intervals.items():
+    for metric, (lo, hi) in count_intervals(cells, level=cfg.ci.level).items():
         values[f"{metric}_lo"], values[f"{metric}_hi"] = lo, hi
     values["dimension"] = index.dimensions
     values["threshold"] = slice_thresholds(index, threshold)
@@ -149,6 +181,27 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
     values["slice_key"] = [to_json(k) for k in index.keys]
     frame = pd.DataFrame(values)
     return frame[(frame["n"] + frame["n_unscored"]) > 0].reset_index(drop=True)
+
+
+def _histogram_columns(stats: SliceStats, cfg: EvaluateConfig) -> dict[str, np.ndarray]:
+    """ROC-AUC, PR-AUC, ECE and the rank intervals, a block of slices at a time: their
+    float temporaries are block x bins, not slices x bins (thousands of slices x 8,192 bins)."""
+    n_slices = stats.hist.shape[0]
+    block = max(1, _BLOCK_VALUES // max(stats.hist.shape[-1], 1))
+    names = ["roc_auc", "pr_auc", "ece", *(f"{m}_{s}" for m in RANK_METRICS_WITH_CI
+                                           for s in ("lo", "hi"))]
+    out = {name: np.full(n_slices, np.nan) for name in names}
+    for start in range(0, n_slices, block):
+        part = slice(start, start + block)
+        hist = stats.hist[part]
+        neg, pos = hist[:, 0], hist[:, 1]
+        out["roc_auc"][part] = roc_auc(neg, pos)
+        out["pr_auc"][part] = average_precision(neg, pos)
+        calib = calibration_bins(hist, stats.grid, cfg.calibration_bins)
+        out["ece"][part] = expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2])
+        for metric, (lo, hi) in rank_intervals(hist, level=cfg.ci.level).items():
+            out[f"{metric}_lo"][part], out[f"{metric}_hi"][part] = lo, hi
+    return out
 
 
 def slice_thresholds(index: SliceIndex, threshold: Threshold) -> np.ndarray:

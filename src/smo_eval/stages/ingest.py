@@ -28,6 +28,7 @@ from smo_eval.contract.summary import contract_error
 from smo_eval.contract.validate import LabelMap, Validated, validate_table
 from smo_eval.errors import ContractError, RowProblem
 from smo_eval.io.readers import RawTable
+from smo_eval.pipeline.dataset import hard_label_models
 from smo_eval.policies import POLICY
 from smo_eval.policies import contract as by_policy
 from smo_eval.policies.dataset import mark_borderline
@@ -324,6 +325,7 @@ def _summary(tables: dict[str, Validated], eval_table: pd.DataFrame,
         "models": {m: int(scores[m].notna().sum()) for m in scores.columns},
         "unscored_by_all": int(scores.isna().all(axis=1).sum()) if scores.shape[1] else 0,
         "gold_version": _gold_version(eval_table),
+        "hard_label_models": hard_label_models(scores),
     }
 
 
