@@ -2,7 +2,8 @@
 
 Scores follow the true label (never the gold), so gold errors show up as disagreements. The
 planted score effects (regression slice, failure slice, coded and new terms, drift score
-shift, implicit expression, language bias) are applied here, per model, after the common logit is drawn.
+shift, implicit expression, language bias) are applied here, per model, after the common
+logit is drawn.
 """
 
 from __future__ import annotations
