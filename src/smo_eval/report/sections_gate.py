@@ -124,10 +124,14 @@ def _detail(build: Build, check: dict[str, Any]) -> str:
 
 
 def _label(build: Build, check: dict[str, Any], outcome: dict[str, Any]) -> str:
-    """The slice, or what a drift row tests (`column @ slice`)."""
-    if check.get("kind") == "drift":
-        return str(outcome.get("slice"))
-    return slice_label(build, outcome.get("slice_key"))
+    """The slice, or what a drift row tests (`column @ slice`, its slice in the report's
+    form: the label is checked against the row's key, never parsed)."""
+    shown = slice_label(build, outcome.get("slice_key"))
+    if check.get("kind") != "drift":
+        return shown
+    label, key = str(outcome.get("slice")), outcome.get("slice_key") or []
+    tail = " @ " + display(tuple((str(d), str(v)) for d, v in key))
+    return label[:-len(tail)] + " @ " + shown if label.endswith(tail) else label
 
 
 def _outcome(build: Build, check: dict[str, Any], outcome: dict[str, Any]) -> str:

@@ -299,8 +299,9 @@ def drift(build: Build) -> Section:
         section.figures.append(Figure("emerging-terms", title, figures.bars(
             [f"{t} ({lang})" for t, lang in zip(bar["term"], bar["language"], strict=True)],
             [float(v) for v in bar["z"]], title, build.msg.name("z"))))
-    for notice in report.get("notices") or []:
-        section.findings.append(Finding("drift_notice", str(notice), "info"))
+    for notice in report.get("notices") or []:  # the stage's own words, marked as such
+        section.findings.append(Finding("drift_notice", build.t("drift.notice",
+                                                                text=str(notice)), "info"))
     return section
 
 
