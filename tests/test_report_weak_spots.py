@@ -112,6 +112,20 @@ def test_heatmaps_are_the_configured_crosses(world: tuple[Path, dict[str, Any]])
     assert not [f for f in section.findings if f.kind in ("missing_cross", "no_cross")]
 
 
+@pytest.mark.parametrize(("crosses", "kind"), [
+    ("[]", "no_cross"), ("[[language,expression_type,content_type]]", "wide_cross"),
+    ("[[region,language]]", "missing_cross")])
+def test_crosses_without_a_heatmap_say_why_once(world: tuple[Path, dict[str, Any]],
+                                                crosses: str, kind: str) -> None:
+    """No crosses configured, a cross of three, a cross evaluate has no slices of: one
+    finding each (never one per model), no figure."""
+    _, tables = world
+    report = build_report(tables, config(*WORLD, f"slicing.crosses={crosses}"))
+    section = next(s for s in report.sections if s.key == "heatmaps")
+    assert [f.kind for f in section.findings if f.kind.endswith("cross")] == [kind]
+    assert section.figures == []
+
+
 def test_weak_spots_follow_the_dimension_whatever_it_is_called(
         world: tuple[Path, dict[str, Any]]) -> None:
     """The same slice table with `expression_type` renamed: the summary names the renamed
