@@ -110,8 +110,6 @@ def heatmaps(build: Build) -> Section:
             section.findings.append(Finding("weak_none", build.t(
                 "weak.none", model=model, dims=join(build, dimensions)), "info",
                 {"model": model}))
-    section.totals["weak_recall"] = int((spots["metric"] == "recall").sum())
-    section.totals["weak_fpr"] = int((spots["metric"] == "fpr").sum())
     if len(spots):
         section.tables.append(_spots_table(build, spots))
     section.figures.extend(_heatmaps(build, frame, models, section))
@@ -140,7 +138,7 @@ def _heatmaps(build: Build, frame: pd.DataFrame, models: list[str],
     if not crosses:
         dims = build.config.slicing.dimensions
         section.findings.append(Finding("no_cross", build.t(
-            "heatmaps.no_cross", example=", ".join(dims[:2]) or "region, language"), "info"))
+            "heatmaps.no_cross", example=", ".join(dims[:2]) or "a, b"), "info"))
     out = []
     for cross in crosses:
         name = "&".join(cross)
