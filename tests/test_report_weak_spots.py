@@ -18,6 +18,7 @@ from scipy.stats import beta
 
 from smo_eval.config import load_config
 from smo_eval.config.schema_more import CHECK_KINDS
+from smo_eval.io import markdown
 from smo_eval.nodes.report import load_tables
 from smo_eval.pipeline import registry
 from smo_eval.pipeline.context import StageContext
@@ -88,7 +89,8 @@ def test_summary_names_implicit_as_the_champions_weak_spot(
     assert (f"expression_type=implicit {pct(k / n)} {interval(lo, hi)} ({count(n)} violating "
             "items)") in line
     # The same sentence reaches report.md through the report command.
-    assert line in (root / "outputs/report/report.md").read_text(encoding="utf-8")
+    assert markdown.text(line, prose=True) in (root / "outputs/report/report.md").read_text(
+        encoding="utf-8")
     # The challenger is not shifted: implicit is no weak spot of it.
     challenger = next(m for m in tables["metrics"] if m != champion)
     assert not any("expression_type=implicit" in s for s in report.summary

@@ -77,6 +77,10 @@ def describe(build: Build, check: dict[str, Any]) -> str:
     if kind == "agreement":
         return build.t("gate.describe.agreement", metric=build.msg.name(str(spec.metric)),
                        limit=cell(str(spec.metric), spec.min), where=where)
+    if kind == "borderline":
+        metric = str(spec.metric or "flag_rate") + ("" if spec.bound == "point" else "_hi")
+        return build.t("gate.describe.borderline", metric=build.msg.name(metric),
+                       limit=cell("rate", spec.max), where=where)
     columns = join(build, list(spec.columns))
     scope = build.msg.name(str(spec.drift_kind or "any"))
     if spec.alarms:
