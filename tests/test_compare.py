@@ -124,6 +124,7 @@ def test_redrawn_baseline_is_never_called_regressed() -> None:
     cfg["models"]["v2"] = dict(cfg["models"]["v1"])
     cfg["planted"]["regression"]["model"] = "none"
     cfg["planted"]["drift"]["score_shift"]["model"] = "none"
+    cfg["planted"]["expression_type"]["models"] = []
     table, scores = _world_table(cfg, 20000, seed=5)
     result = compare(table, scores, _compare_cfg(), _conf("slicing"), seed=1)
     assert (result.table["verdict"] != "regressed").all()

@@ -4,7 +4,9 @@ whose held-out recall collapses is flagged; the runner says which kinds ran."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from statsmodels.stats.proportion import proportion_confint
 from smo_eval.errors import ConfigError
 from smo_eval.stages.experiment.runner import run_experiment
 from smo_eval.stages.experiment.thresholds import ThresholdResult, tune_thresholds
+from tests.cli_helpers import invoke
 from tests.settings import config
 
 
@@ -143,3 +146,33 @@ def test_experiment_models_apply_to_every_kind_and_hard_models_are_left_out() ->
     named = config("experiment.kinds=[thresholds]", "experiment.models=[missing]")
     with pytest.raises(ConfigError, match=r"\['missing'\] have no scores"):
         run_experiment(table, scores, named.experiment, ci_level=0.95, seed=0)
+
+
+def test_the_command_judges_what_ran_keeps_going_and_shows_the_warning(
+        project: Path) -> None:
+    """`smo-eval experiment experiment.kinds=[thresholds]` on files: exit 0; the untunable
+    model is named in a notice while the others are tuned; the collapsed Thai threshold's
+    warning is in the console table (and a notice); the default objective, a retrain metric,
+    is not judged (no objective, a notice says why)."""
+    table, scores, parts = _world()
+    table.assign(split=parts).drop(columns="label").to_csv(project / "items.csv", index=False)
+    table[["item_id", "label"]].to_csv(project / "gold.csv", index=False)
+    scores.assign(item_id=table["item_id"]).melt(
+        id_vars="item_id", var_name="model", value_name="score").to_csv(
+        project / "predictions.csv", index=False)
+    output = invoke("experiment", "mlflow.enabled=false", "data.items=items.csv",
+                    "data.gold=gold.csv", "data.predictions=predictions.csv",
+                    "experiment.kinds=[thresholds]", "experiment.split.column=split",
+                    "experiment.split.values={train: [], valid: [], tune: [tune], "
+                    "held_out: [held_out]}")
+    flat = " ".join(output.split())
+    assert "inverted: left out of thresholds: no threshold meets precision >= 0.85" in flat
+    assert ("experiment.objective.metric=retrain.held_out.roc_auc: retrain did not run "
+            "(experiment.kinds=['thresholds']): no objective recorded") in flat
+    # The console table: one row per (model, slice), the warning on the collapsed one only.
+    rows = [line for line in output.splitlines() if "language=th" in line]
+    overfit = [line for line in rows if "overfit" in line]
+    assert overfit and "tuned threshold" in overfit[0]
+    assert not any("tuned threshold" in line for line in rows if "good" in line)
+    metrics = json.loads((project / "outputs/experiment/metrics.json").read_text())
+    assert "objective" not in metrics and "thresholds.good.per_slice.recall" in metrics

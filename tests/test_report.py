@@ -22,16 +22,16 @@ from smo_eval.pipeline.context import StageContext
 from smo_eval.pipeline.runner import Runner
 from smo_eval.report.browser import Page, find_browser
 from smo_eval.report.i18n import Messages, count, pct, pp
+from smo_eval.report.model import Report
 from smo_eval.report.render import to_html, to_markdown
 from smo_eval.slicekey import from_json, to_json
 from smo_eval.stages.report import build_report, score_distribution
-from tests.settings import config, plain, planted
+from tests.settings import config, planted
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "smo_eval.cli"]
 PLANTED = planted()
 TAXONOMY = config().taxonomy
-REPORT_CFG = plain(config().report)
 
 
 def _smo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -47,6 +47,7 @@ def _smo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 SMALL_WORLD = ["sample.n_items=20000", "compare.n_boot=200",
                "drift.alarm.min_n=300", "drift.terms.min_count=8", "drift.terms.min_z=2",
                "drift.evidently.enabled=false"]
+CONFIG = config(*SMALL_WORLD)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def tables(world: Path) -> dict[str, object]:
 
 
 def test_sample_world_report_names_planted_effects(tables: dict[str, object]) -> None:
-    report = build_report(tables, REPORT_CFG, TAXONOMY)
+    report = build_report(tables, CONFIG)
     found: dict[str, list] = {}
     for f in report.findings:
         found.setdefault(f.kind, []).append(f)
@@ -129,7 +130,7 @@ def test_sample_world_report_names_planted_effects(tables: dict[str, object]) ->
 
 
 def test_kpi_status_follows_intervals_and_targets(tables: dict[str, object]) -> None:
-    report = build_report(tables, REPORT_CFG, TAXONOMY)
+    report = build_report(tables, CONFIG)
     sm = tables["slice_metrics"]
     assert isinstance(sm, pd.DataFrame)
     below = {(f.subject["model"], f.subject["slice"]) for f in report.findings
@@ -147,7 +148,7 @@ def test_kpi_status_follows_intervals_and_targets(tables: dict[str, object]) -> 
 
 def test_missing_stages_are_marked_not_run(tables: dict[str, object]) -> None:
     core = {k: tables[k] for k in ("slice_metrics", "metrics", "curves", "score_hist")}
-    report = build_report(core, REPORT_CFG, TAXONOMY)
+    report = build_report(core, CONFIG)
     status = {s.key: s.ran for s in report.sections}
     assert status == {"gate": False, "kpi": True, "heatmaps": True, "comparison": False,
                       "errors": False, "labels": False, "drift": False, "curves": True}
@@ -158,12 +159,12 @@ def test_missing_stages_are_marked_not_run(tables: dict[str, object]) -> None:
 
 
 def test_html_escapes_and_masks_example_text(tables: dict[str, object]) -> None:
-    cfg = {**REPORT_CFG, "examples": {**REPORT_CFG["examples"], "mask": True}}
+    cfg = config(*SMALL_WORLD, "report.examples.mask=true")
     queue = tables["review_queue"]
     assert isinstance(queue, pd.DataFrame)
     hostile = queue.head(2).assign(text=["<script>alert(1)</script> call 13812345678",
                                          "x" * 400])
-    html = to_html(build_report({**tables, "review_queue": hostile}, cfg, TAXONOMY))
+    html = to_html(build_report({**tables, "review_queue": hostile}, cfg))
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "13812345678" not in html and "call ▇▇" in html
@@ -247,3 +248,143 @@ def test_chinese_report_renders_in_chromium(world: Path) -> None:
     # Every stage section says, in Chinese, whether its stage ran.
     marked = re.findall(r"^## .+ \((已运行|未运行)\)$", md, flags=re.M)
     assert len(marked) >= 6
+
+
+def test_summary_counts_every_finding_not_only_those_shown(tables: dict[str, object]) -> None:
+    """Sections name the first few regressions and low-agreement slices; the summary counts
+    them all (the display cap once read as '12 slice regressions' when there were 201)."""
+    report = build_report(tables, config(*SMALL_WORLD, "report.max_rows=1"))
+    comparison, agreement = tables["comparison"], tables["agreement"]
+    assert isinstance(comparison, pd.DataFrame) and isinstance(agreement, pd.DataFrame)
+    regressed = int((comparison["verdict"] == "regressed").sum())
+    rules = CONFIG.report.rules
+    low = int(((agreement["krippendorff_alpha"] < rules.min_agreement)
+               & (agreement["n_items"] >= rules.min_agreement_items)).sum())
+    shown = {k: sum(f.kind == k for f in report.findings) for k in ("regression",
+                                                                   "low_agreement")}
+    assert regressed > shown["regression"] == 1 and low > shown["low_agreement"]
+    assert any(s.startswith(f"{count(regressed)} slice regressions. First: ")
+               for s in report.summary)
+    assert any(s.startswith(f"{count(low)} slices with low annotator agreement. First: ")
+               for s in report.summary)
+
+
+def test_gate_row_shows_failures_first_and_counts_the_rest(tables: dict[str, object]) -> None:
+    gate = tables["gate"]
+    assert isinstance(gate, dict)
+    check = next(c for c in gate["checks"] if c["name"] == "no_regression")
+    bad = [s for s in check["slices"] if s["status"] != "pass"]
+    failed = [s for s in bad if s["status"] == "fail"]
+    assert failed and len(bad) > 2
+    report = build_report(tables, CONFIG)
+    table = next(t for s in report.sections if s.key == "gate" for t in s.tables)
+    row = next(r for r in table.rows if r[0] == "no_regression")
+    assert row[1] == ("no recall, FPR regression beyond 2.0 pp against the baseline on every "
+                      "slice")
+    first = [s["slice"] for s in (failed + [s for s in bad if s not in failed])[:2]]
+    assert row[4].startswith(f"{first[0]}: ") and f"; {first[1]}: " in row[4]
+    rest = {"failed": len(failed) - min(len(failed), 2),
+            "with insufficient evidence": len(bad) - max(len(failed), 2)}
+    breakdown = ", ".join(f"{n} {what}" for what, n in rest.items() if n)
+    assert row[4].endswith(f" (and {len(bad) - 2} more: {breakdown})")
+
+
+def test_item_ids_are_text_in_the_report(tables: dict[str, object]) -> None:
+    report = build_report(tables, CONFIG)
+    issues = next(t for s in report.sections for t in s.tables
+                  if t.title == "Suspected label errors")
+    column = issues.columns.index("item")
+    ids = [r[column] for r in issues.rows]
+    assert ids and all(re.fullmatch(r"\d+", i) for i in ids)
+    assert any(int(i) >= 1000 for i in ids)   # large enough to have had a separator
+
+
+# English words of metrics, table headers and the tool's statuses that the Chinese report must
+# not show. Model names and data values aside: slice labels, ids and settings (anything with
+# = _ . : / @ *) and code spans are dropped before the scan, and the example texts and terms
+# (data, some English) are replaced by Chinese placeholders. Proper names of statistics
+# (Krippendorff, Cohen, Fleiss, Wasserstein, Jensen-Shannon) and abbreviations (KPI, F1, ROC,
+# AUC, PR, PSI, QA, UTC, pp, p, z) are not on the list.
+ENGLISH = frozenset((
+    "recall", "precision", "fpr", "accuracy", "threshold", "thresholds", "score", "scores",
+    "interval", "intervals", "bound", "lower", "upper", "slice", "slices", "model", "models",
+    "baseline", "candidate", "delta", "verdict", "status", "regressed", "regression", "improved",
+    "insufficient", "evidence", "pass", "fail", "failed", "warn", "warning", "warnings", "skipped",
+    "overall", "support", "positives", "negatives", "violating", "safe", "gold", "label", "labels",
+    "annotator", "annotators", "agreement", "rate", "share", "count", "items", "item", "reference",
+    "current", "term", "terms", "error", "errors", "estimate", "estimated", "actual", "rank",
+    "reason", "method", "column", "kind", "value", "missed", "alarm", "alarms", "drift", "check",
+    "checks", "description", "blocking", "category", "severity", "target", "parent", "metric",
+    "metrics", "precedent", "scenario", "reviewer", "kappa", "alpha", "odds", "ratio", "lift",
+    "adjusted", "change", "feature", "importance", "contribution", "subset", "calibration",
+    "examples", "rows", "more", "not", "run", "ran", "suspected", "suggested", "given", "disputed",
+    "unexplained", "near", "represented", "tuned", "global", "distance", "language", "region"))
+
+
+def _visible_text(html: str) -> str:
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.skip, self.parts = 0, []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self.skip += tag in ("script", "style")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag in ("script", "style")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
+def _titles(spec: object) -> list[str]:
+    """Titles of a plotly figure spec: the figure's, its axes', its colour bar's."""
+    out: list[str] = []
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "title" and isinstance(value, str):
+                out.append(value)
+            elif key == "title" and isinstance(value, dict) and isinstance(value.get("text"),
+                                                                           str):
+                out.append(value["text"])
+            out += _titles(value)
+    elif isinstance(spec, list):
+        out = [t for v in spec for t in _titles(v)]
+    return out
+
+
+def _english(report: Report) -> tuple[set[str], list[str]]:
+    """The words of ENGLISH a rendered report shows (HTML text, Markdown, figure titles),
+    with the lines they are on."""
+    text = "\n".join([_visible_text(to_html(report)), to_markdown(report),
+                      *(t for f in report.figures for t in _titles(f.spec))])
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\S*[=_.:/@*]\S*", " ", text)
+    found = {w.lower() for w in re.findall(r"[A-Za-z]+", text)} & ENGLISH
+    lines = [line for line in text.splitlines()
+             if any(re.search(rf"\b{w}\b", line, re.I) for w in found)]
+    return found, lines
+
+
+def test_chinese_report_has_no_english_metric_or_header_words(
+        tables: dict[str, object]) -> None:
+    placeholders = {}
+    for name, column in (("review_queue", "text"), ("error_terms", "term"),
+                         ("emerging_terms", "term")):
+        frame = tables[name]
+        assert isinstance(frame, pd.DataFrame)
+        placeholders[name] = frame.assign(**{column: "示例"})
+    report = build_report({**tables, **placeholders}, config(*SMALL_WORLD, "report.lang=zh"))
+    found, lines = _english(report)
+    assert not found, (sorted(found), lines[:10])
+    assert sum(len(t.rows) for t in report.sections[1].tables) > 10   # the scan saw tables
+    # The scan can fail: the English report shows these words everywhere.
+    english, _ = _english(build_report({**tables, **placeholders}, CONFIG))
+    assert {"recall", "slice", "items", "threshold", "annotator"} <= english

@@ -100,7 +100,8 @@ def test_schema_and_compact_dtypes(world: SampleWorld, cfg: DictConfig) -> None:
     n = cfg.n_items
     assert items["item_id"].dtype == np.int64
     assert items["item_id"].tolist() == list(range(1, n + 1))
-    for column in ("region", "language", "content_type", "surface", "creator_tier", "text"):
+    for column in ("region", "language", "content_type", "surface", "creator_tier",
+                   "expression_type", "text"):
         assert isinstance(items[column].dtype, pd.CategoricalDtype), column
     assert items["created_at"].dtype == "datetime64[ns]"
     assert gold["label"].dtype == np.int8
@@ -200,6 +201,24 @@ def test_failure_slice_misses_far_more_for_both_models(
         miss_slice = 1 - _recall(frame, model, in_slice)
         miss_rest = 1 - _recall(frame, model, ~in_slice)
         assert miss_slice >= 2 * miss_rest, model
+
+
+def test_champion_misses_implicit_violations_about_twice_as_often(
+    frame: pd.DataFrame, cfg: DictConfig
+) -> None:
+    """The planted expression type: implicit violations, a planted share of all items, are
+    missed about twice as often as explicit ones by the champion (gold labels, threshold 0.5);
+    the challenger is not shifted, so its two miss rates stay alike."""
+    spec = cfg.planted.expression_type
+    shares = frame["expression_type"].value_counts(normalize=True)
+    for value, share in spec.shares.items():
+        assert abs(shares[value] - share) < 0.01, value
+    implicit = frame["expression_type"] == spec.value
+    miss = {m: (1 - _recall(frame, m, implicit)) / (1 - _recall(frame, m, ~implicit))
+            for m in cfg.models}
+    assert list(spec.models) == [next(iter(cfg.models))]  # the champion
+    assert 1.7 <= miss[spec.models[0]] <= 2.3
+    assert all(0.8 <= ratio <= 1.25 for m, ratio in miss.items() if m not in spec.models)
 
 
 def test_coded_terms_are_missed(frame: pd.DataFrame, cfg: DictConfig) -> None:

@@ -5,6 +5,11 @@ of the tables: the demo, the DVC pipeline's cached outputs and every test that r
 off the sample world depend on them. Each table is hashed from its column names, dtypes,
 category levels (in order) and CSV text. When the world is changed deliberately (config,
 phrases or draws), update the digests below in the same commit and say why.
+
+Changed on purpose (issue 16): items gained the `expression_type` column and the champion's
+scores of implicit violations moved down (`planted.expression_type`), so the items and
+predictions digests changed; gold, annotations and truth did not. BEFORE_EXPRESSION pins the
+two tables as they were, and the test below shows the new column changed nothing else.
 """
 
 from __future__ import annotations
@@ -20,11 +25,16 @@ from tests.settings import world_config
 N_ITEMS = 3_000
 
 DIGESTS = {
-    "items": "c3a9b37c4d316c2cf27912605a225499ab5ccbca529a0894a2f282f08f231c03",
+    "items": "990821ee9bf4831e20fabbb039f8e2a44064a48d463e8de42d3d0b98863a70b8",
     "gold": "a5189317e2078ad8638649e0c3620efe749221b4e572eb3048d71adfc11a50cb",
-    "predictions": "966d8e9a37f0b7282d9e242077a30b27eb2a79d5f9845642764ffb30ffa6da23",
+    "predictions": "78afdb15fd755c688140d9318582cf96cbd24a1762ffa9226663e3c1866f121c",
     "annotations": "ced151a5a65551124759ddfc2f963a0fb822246de75d6f834a205164f0ae44b0",
     "truth": "e9fd3736a372b24f71313eeb2a9c611ae7fcd94229db7db9f8732d06fa3dc0f1",
+}
+
+BEFORE_EXPRESSION = {
+    "items": "c3a9b37c4d316c2cf27912605a225499ab5ccbca529a0894a2f282f08f231c03",
+    "predictions": "966d8e9a37f0b7282d9e242077a30b27eb2a79d5f9845642764ffb30ffa6da23",
 }
 
 
@@ -52,3 +62,14 @@ def test_sample_world_table_is_byte_identical_to_the_pinned_one(
     assert _digest(getattr(world, table)) == DIGESTS[table], (
         f"the sample world's {table} table changed; if on purpose, update DIGESTS"
     )
+
+
+def test_expression_type_left_the_rest_of_the_world_as_it_was(world: SampleWorld) -> None:
+    """Without its column the items are the old ones; with the implicit effect switched off
+    the predictions are too (the column is drawn on a stream of its own)."""
+    assert _digest(world.items.drop(columns="expression_type")) == BEFORE_EXPRESSION["items"]
+    cfg, taxonomy = world_config()
+    cfg["planted"]["expression_type"] = {**cfg["planted"]["expression_type"], "models": []}
+    off = generate_world(cfg, taxonomy, n_items=N_ITEMS)
+    assert _digest(off.predictions) == BEFORE_EXPRESSION["predictions"]
+    assert list(off.items["expression_type"]) == list(world.items["expression_type"])

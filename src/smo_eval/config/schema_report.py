@@ -32,6 +32,9 @@ class RulesConfig:
                                    "guideline.", bounds=(-1.0, 1.0))
     annotator_gap: float = setting(0.15, "Annotator this far below the median agreement.",
                                    bounds=(0.0, 1.0))
+    min_agreement_items: int = setting(
+        30, "Annotated items a slice needs before its agreement or label-issue rate becomes a "
+        "finding or a table row.", bounds=(1, None))
 
 
 @dataclass

@@ -66,18 +66,34 @@ def run(ctx: StageContext) -> StageResult:
         outputs["experiment.calibrators"] = result.calibration.calibrators
         outputs["experiment.reliability"] = result.calibration.reliability
     metrics = {k.replace(".", "/"): v for k, v in result.metrics.items()}
-    objective = objective_value(ctx, result.metrics)
+    objective, why = objective_value(cfg.objective.metric, result.metrics, result.kinds)
     if objective is not None:
         metrics["objective"] = objective
+    notices = [*result.notices, *([why] if why else [])]
     return StageResult(outputs, capped(metrics), {"kinds": ",".join(kinds),
                                                   "objective.metric": cfg.objective.metric},
-                       result.notices, result, run_label=", ".join(kinds))
+                       notices, result, run_label=", ".join(kinds))
 
 
-def objective_value(ctx: StageContext, metrics: dict[str, float]) -> float | None:
-    """The sweep objective when this run produced it (a kind that did not run has none)."""
-    value = metrics.get(ctx.config.experiment.objective.metric)
-    return None if value is None or math.isnan(value) else float(value)
+def objective_value(metric: str, metrics: dict[str, float],
+                    ran: list[str]) -> tuple[float | None, str | None]:
+    """The sweep objective, judged only on the kinds that ran: (value, None), or (None, why
+    there is none). A metric of a kind this run did not include (the default objective is a
+    retrain metric; `experiment.kinds=[thresholds]` has none) is no error: the run's own
+    results stand, and the notice says why no objective was recorded."""
+    from smo_eval.stages.experiment.runner import KINDS
+
+    kind = metric.split(".", 1)[0]
+    where = f"experiment.objective.metric={metric}"
+    if kind in KINDS and kind not in ran:
+        return None, (f"{where}: {kind} did not run (experiment.kinds={ran}): no objective "
+                      "recorded")
+    value = metrics.get(metric)
+    if value is None:
+        return None, f"{where} is not a metric of this run: no objective recorded"
+    if math.isnan(value):
+        return None, f"{where} is undefined in this run: no objective recorded"
+    return float(value), None
 
 
 def show(result: StageResult) -> None:
@@ -94,8 +110,12 @@ def show(result: StageResult) -> None:
         wide = judged.pivot_table(index=["model", "slice"], columns="operating_point",
                                   values=["precision", "recall"], observed=True)
         wide.columns = [f"{pair[0]}_{pair[1]}" for pair in wide.columns]
-        wide = wide.reset_index()
-        kinds = {c: "ratio" for c in wide.columns} | {"model": "text", "slice": "text"}
+        # The stage's warning on a tuned threshold whose held-out recall collapsed.
+        warnings = judged[judged["operating_point"] == "per_slice"].set_index(
+            ["model", "slice"])["warning"]
+        wide = wide.join(warnings).reset_index()
+        kinds = {c: "ratio" for c in wide.columns} | {"model": "text", "slice": "text",
+                                                      "warning": "text"}
         console.console.print(console.table("Held-out: per-slice vs global threshold", wide,
                                             kinds, max_rows=40))
     if found.calibration is not None:

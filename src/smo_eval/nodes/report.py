@@ -8,7 +8,6 @@ to other inputs or settings.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +80,10 @@ def run(ctx: StageContext) -> StageResult:
     from smo_eval.report.render import to_html, to_markdown
     from smo_eval.stages.report import build_report
 
-    cfg = ctx.config.report
     with ctx.progress("report", total=2) as step:
         tables = load_tables(ctx)
         step("inputs")
-        report = build_report(tables, asdict(cfg), ctx.config.taxonomy)
+        report = build_report(tables, ctx.config)
         step("model")
     outputs = {"report.html": to_html(report), "report.markdown": to_markdown(report)}
     return StageResult(outputs, {}, {"report.lang": report.lang}, [], report,

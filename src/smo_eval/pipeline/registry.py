@@ -231,7 +231,8 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "report", "Risk assessment report: one self-contained HTML page and a Markdown summary.",
         "smo-eval report report.lang=zh",
-        params=("report", "taxonomy", "drift.time_column", "drift.reference", "drift.current"),
+        params=("report", "taxonomy", "drift.time_column", "drift.reference", "drift.current",
+                "slicing", "gate.checks", "experiment.thresholds.dimension"),
         reads=(DATASET, "evaluate.slice_metrics", "evaluate.metrics", "evaluate.roc",
                "evaluate.pr", "evaluate.reliability", "compare.comparison?",
                "errors.failure_slices?", "errors.error_drivers?", "errors.error_terms?",

@@ -9,37 +9,48 @@ from typing import Any
 
 import pandas as pd
 
+from smo_eval.config.schema import Config
+from smo_eval.config.schema_report import ExamplesConfig, ReportConfig, RulesConfig
 from smo_eval.report.i18n import Messages, cell
 from smo_eval.report.model import Section, Table
-from smo_eval.slicekey import display, from_json
+from smo_eval.slicekey import OVERALL, display, from_json
 from smo_eval.taxonomy import Taxonomy
+
+# Columns whose values are words of the tool (error kinds, verdicts, statuses, root causes,
+# methods) or column names (`language`, `surface`): shown in the report's language where the
+# catalogue has a name for them. Every other text cell is data and shown as it is.
+WORD_COLUMNS = frozenset({"error", "verdict", "status", "root_cause", "reason", "kind",
+                          "subset", "metric", "method", "source", "operating_point", "column",
+                          "feature"})
 
 
 @dataclass
 class Build:
-    """Inputs of one report: loaded stage outputs (each optional), config, language."""
+    """Inputs of one report: loaded stage outputs (each optional), the typed configuration
+    (the report's settings, the team's slicing, the gate's checks), taxonomy and language."""
 
     tables: Mapping[str, Any]
-    cfg: Mapping[str, Any]
+    config: Config
     taxonomy: Taxonomy
     msg: Messages
 
     def get(self, name: str) -> Any:
-        value = self.tables.get(name)
-        if isinstance(value, pd.DataFrame) and value.empty:
-            return value
-        return value
+        return self.tables.get(name)
 
     def has(self, *names: str) -> bool:
         return any(self.tables.get(n) is not None for n in names)
 
     @property
-    def rules(self) -> Mapping[str, Any]:
-        return self.cfg.get("rules") or {}
+    def cfg(self) -> ReportConfig:
+        return self.config.report
+
+    @property
+    def rules(self) -> RulesConfig:
+        return self.config.report.rules
 
     @property
     def max_rows(self) -> int:
-        return int(self.cfg.get("max_rows", 12))
+        return self.config.report.max_rows
 
     def t(self, key: str, **values: Any) -> str:
         return self.msg.t(key, **values)
@@ -51,17 +62,33 @@ def not_run(build: Build, key: str, stage: str, files: str) -> Section:
                    note=build.t("not_run", stage=stage, files=files))
 
 
-def frame_table(build: Build, frame: pd.DataFrame, title: str,
-                columns: Sequence[str] | None = None, marks: Sequence[str] | None = None,
-                note: str | None = None) -> Table:
-    """A stage's table as report rows: its first `max_rows` rows, cells formatted by column."""
-    cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
+def frame_table(build: Build, frame: pd.DataFrame, title: str, columns: Sequence[str],
+                marks: Sequence[str] | None = None, note: str | None = None,
+                more: str = "more_rows") -> Table:
+    """A stage's table as report rows: its first `max_rows` rows, the named columns (those it
+    has), headers and tool words in the report's language, cells formatted by column, the
+    `slice` column in the one display form (from `slice_key` when the table has it).
+
+    `more` is the message saying how many rows were left out (`more_rows`: the stage's file
+    holds them; `more_rows_here`: a table the report derived)."""
+    cols = [c for c in columns if c in frame.columns]
     head = frame.head(build.max_rows)
-    rows = [[cell(c, v) for c, v in zip(cols, values, strict=True)]
-            for values in head[cols].itertuples(index=False, name=None)]
+    rows = []
+    for record in head.to_dict("records"):
+        row = []
+        for c in cols:
+            value = record[c]
+            if c == "slice":
+                row.append(slice_label(build, record.get("slice_key", "[]"))
+                           if "slice_key" in record or value == OVERALL else str(value))
+            elif c in WORD_COLUMNS and isinstance(value, str):
+                row.append(build.msg.name(value))
+            else:
+                row.append(cell(c, value))
+        rows.append(row)
     extra = len(frame) - len(head)
-    more = build.t("more_rows", n=f"{extra:,}") if extra > 0 else None
-    joined = " ".join(p for p in (note, more) if p) or None
+    left = build.t(more, n=f"{extra:,}") if extra > 0 else None
+    joined = " ".join(p for p in (note, left) if p) or None
     return Table(title, [build.msg.name(c) for c in cols], rows,
                  list(marks or [])[:len(rows)], joined)
 
@@ -79,11 +106,17 @@ def slice_label(build: Build, key: Any) -> str:
     return display(key) if key else build.msg.name("overall")
 
 
-def mask_text(text: Any, cfg: Mapping[str, Any]) -> str:
+def join(build: Build, parts: Sequence[str]) -> str:
+    """A list in running text: `a, b, c` (`a、b、c` in Chinese)."""
+    return ("、" if build.msg.lang == "zh" else ", ").join(parts)
+
+
+def mask_text(text: Any, examples: ExamplesConfig) -> str:
     """Example text for the page: optionally masked, truncated (escaping is the renderer's)."""
     value = "" if text is None or (isinstance(text, float) and text != text) else str(text)
-    if cfg.get("mask"):
-        for pattern in cfg.get("mask_patterns") or []:
+    if examples.mask:
+        for pattern in examples.mask_patterns:
             value = re.sub(pattern, "▇▇", value)
-    limit = int(cfg.get("max_chars", 160))
+    limit = examples.max_chars
     return value if len(value) <= limit else value[:limit - 1] + "…"
+

@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
 from smo_eval.errors import ConfigError
@@ -41,6 +42,9 @@ class Messages:
         if template is None:
             template = _catalogue("en").get(key, key)
         return template.format(**values)
+
+    def has(self, key: str) -> bool:
+        return key in self._text
 
     def name(self, value: str) -> str:
         """Display name of a metric, dimension or verdict when the catalogue knows it."""
@@ -82,24 +86,34 @@ def interval(lo: Any, hi: Any, fmt: Any = pct) -> str:
     return "–" if missing(lo) or missing(hi) else f"[{fmt(lo)}, {fmt(hi)}]"
 
 
+def identifier(column: str) -> bool:
+    """An id column (`item_id`, `annotator_id`): its numbers name things, they count nothing."""
+    name = column.lower()
+    return name == "id" or name.endswith("_id")
+
+
 def cell(column: str, value: Any) -> str:
-    """Format a cell of a stage's table by its column name (ratios, counts, p-values, text)."""
+    """Format a cell of a stage's table by its column name (ratios, counts, p-values, text).
+
+    Ids are text: item 14647 prints as `14647`, never `14,647`."""
     if missing(value):
         return "–"
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "✓" if value else ""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        name = column.lower()
-        if name.startswith(("p_", "p-")) or name in ("p_value", "p_adjusted", "pvalue"):
-            return f"{float(value):.2g}"
-        if name in ("n", "n_pos", "count", "support", "rank") or name.startswith(
-                ("n_", "count", "num_", "ref_count", "cur_count")) or name.endswith(
-                ("_count", "_items", "_n")):
-            return count(value)
-        if any(word in name for word in ("recall", "precision", "fpr", "rate", "share",
-                                         "accuracy", "f1", "coverage", "prevalence")):
-            return pct(value)
-        if isinstance(value, int):
-            return count(value)
-        return num(value)
-    return str(value)
+    if not isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    if identifier(column):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    name = column.lower()
+    if name.startswith(("p_", "p-")) or name in ("p_value", "p_adjusted", "pvalue"):
+        return f"{float(value):.2g}"
+    if name in ("n", "n_pos", "count", "support", "rank") or name.startswith(
+            ("n_", "count", "num_", "ref_count", "cur_count")) or name.endswith(
+            ("_count", "_items", "_n")):
+        return count(value)
+    if any(word in name for word in ("recall", "precision", "fpr", "rate", "share",
+                                     "accuracy", "f1", "coverage", "prevalence")):
+        return pct(value)
+    if isinstance(value, int | np.integer):
+        return count(value)
+    return num(value)

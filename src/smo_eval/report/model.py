@@ -54,6 +54,9 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     note: str | None = None
+    # Finding kind -> how many there are, where the section names only the first few (the
+    # summary counts these, never the shown findings).
+    totals: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -12,6 +12,7 @@ RULES: dict[str, tuple[str, str, int]] = {
     "regression": ("rec.regression", "high", 3),
     "careless_annotator": ("rec.careless", "high", 3),
     "below_target": ("rec.below_target", "high", 3),
+    "weak_recall": ("rec.weak_recall", "high", 2),
     "language_threshold": ("rec.language_threshold", "medium", 3),
     "wide_interval": ("rec.wide_interval", "medium", 3),
     "low_agreement": ("rec.low_agreement", "medium", 2),
@@ -27,9 +28,17 @@ def recommend(build: Build, findings: Sequence[Finding]) -> list[Recommendation]
     for kind, (key, severity, limit) in RULES.items():
         picked = _distinct([f for f in findings if f.kind == kind])[:limit]
         values: Callable[[Finding], dict[str, object]] = _VALUES.get(kind, lambda f: {})
-        out.extend(Recommendation(build.t(_key(key, f), **values(f) | _slice(build, f)),
-                                  [f.text], severity) for f in picked)
+        out.extend(Recommendation(build.t(_key(key, f), **_words(build, values(f))
+                                          | _slice(build, f)), [f.text], severity)
+                   for f in picked)
     return out
+
+
+def _words(build: Build, values: dict[str, object]) -> dict[str, object]:
+    """A metric or column named in a recommendation, in the report's language (`召回率`, not
+    `recall`; `语言`, not `language`)."""
+    return {k: build.msg.name(str(v)) if k in ("metric", "name") else v
+            for k, v in values.items()}
 
 
 def _distinct(findings: list[Finding]) -> list[Finding]:
@@ -61,6 +70,7 @@ _VALUES: dict[str, Callable[[Finding], dict[str, object]]] = {
                              "baseline": f.subject["baseline"], "metric": f.subject["metric"]},
     "careless_annotator": lambda f: {"annotator": f.subject["annotator"]},
     "below_target": lambda f: {"model": f.subject["model"]},
+    "weak_recall": lambda f: {"model": f.subject["model"]},
     "language_threshold": lambda f: {"model": f.subject["model"]},
     "wide_interval": lambda f: {"model": f.subject["model"]},
     "drift": lambda f: {"name": f.subject["name"], "model": f.subject.get("model") or ""},

@@ -1,4 +1,5 @@
-"""Sections drawn from evaluate's outputs: KPIs against targets, heatmaps, curves."""
+"""Sections drawn from evaluate's outputs: KPIs against targets, curves (where the model is
+weak: `sections_weak`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,7 @@ from smo_eval.report import figures
 from smo_eval.report.base import Build, not_run, slice_label
 from smo_eval.report.i18n import count, interval, pct
 from smo_eval.report.model import Figure, Finding, Section, Table
-from smo_eval.slicekey import SliceKey, from_json, to_json
-
-HEATMAPS = (("region", "risk_category", "recall"), ("language", "risk_category", "recall"),
-            ("region", "language", "fpr"))
+from smo_eval.slicekey import SliceKey, to_json
 
 
 def models_of(build: Build) -> list[str]:
@@ -26,7 +24,7 @@ def kpi(build: Build) -> Section:
     if frame is None:
         return not_run(build, "kpi", "evaluate", "evaluate/slice_metrics.parquet")
     section = Section("kpi", build.t("section.kpi"), ran=True, note=build.t("kpi.note"))
-    width = float(build.rules.get("max_interval_width", 0.15))
+    width = build.rules.max_interval_width
     for model in models_of(build):
         rows, marks = [], []
         part = frame[frame["model"].astype(str) == model].drop_duplicates("slice_key") \
@@ -36,8 +34,8 @@ def kpi(build: Build) -> Section:
                 continue
             r = part.loc[to_json(key)]
             status = _status(r, target)
-            label = key[0][1] if key else "overall"
-            rows.append([("" if level == "leaf" else "▸ ") + build.msg.name(label),
+            label = key[0][1] if key else build.msg.name("overall")  # a category is data
+            rows.append([("" if level == "leaf" else "▸ ") + label,
                          parent, str(severity) if severity else "", count(r["n_pos"]),
                          pct(r["recall"]), interval(r["recall_lo"], r["recall_hi"]),
                          pct(target) if target is not None else "–",
@@ -94,71 +92,6 @@ def _status(row: pd.Series, target: float | None) -> str:
     if row["recall_hi"] < target:
         return "below"
     return "uncertain"
-
-
-def heatmaps(build: Build) -> Section:
-    frame = build.get("slice_metrics")
-    if frame is None:
-        return not_run(build, "heatmaps", "evaluate", "evaluate/slice_metrics.parquet")
-    section = Section("heatmaps", build.t("section.heatmaps"), ran=True,
-                      note=build.t("heatmaps.note"))
-    mark = "*"
-    for model in models_of(build):
-        part = frame[frame["model"].astype(str) == model]
-        for rows_dim, cols_dim, metric in HEATMAPS:
-            cells = _cross(part, rows_dim, cols_dim)
-            if cells is None:
-                section.findings.append(Finding("missing_cross", build.t(
-                    "heatmaps.missing", a=rows_dim, b=cols_dim), "info"))
-                continue
-            cells = cells[cells[cols_dim] != build.taxonomy.safe_category] \
-                if metric == "recall" else cells
-            values = cells.pivot(index=rows_dim, columns=cols_dim, values=metric)
-            low = cells.pivot(index=rows_dim, columns=cols_dim, values="low_support")
-            names = {"a": build.msg.name(rows_dim), "b": build.msg.name(cols_dim),
-                     "metric": build.msg.name(metric), "model": model}
-            section.figures.append(Figure(
-                f"heatmap-{model}-{metric}-{rows_dim}-{cols_dim}",
-                build.t("heatmaps.title", **names),
-                figures.heatmap(values, low.astype(bool), build.t("heatmaps.title", **names),
-                                names["metric"], metric == "fpr", mark,
-                                "%{y} × %{x}: %{z:.1%}")))
-            solid = cells[~cells["low_support"].astype(bool)].dropna(subset=[metric])
-            if metric == "recall" and len(solid):
-                worst = solid.sort_values(metric).iloc[0]
-                section.findings.append(Finding("weakest_cell", build.t(
-                    "heatmaps.weakest", model=model, a=worst[rows_dim], b=worst[cols_dim],
-                    value=pct(worst[metric]), n_pos=count(worst["n_pos"])), "info",
-                    {"model": model, "slice": worst["slice_key"]}))
-    section.findings.extend(_language_thresholds(build, frame))
-    return section
-
-
-def _cross(frame: pd.DataFrame, a: str, b: str) -> pd.DataFrame | None:
-    """The rows of the `a`x`b` cross (either order), with one column per dimension."""
-    for dims in (f"{a}&{b}", f"{b}&{a}"):
-        part = frame[frame["dimension"] == dims]
-        if len(part):
-            out = part.copy()
-            keys = [dict(from_json(k)) for k in part["slice_key"]]
-            for dim in (a, b):
-                out[dim] = [k.get(dim) for k in keys]
-            return out
-    return None
-
-
-def _language_thresholds(build: Build, frame: pd.DataFrame) -> list[Finding]:
-    """Languages whose recall is below the bar while precision has room: retune the threshold."""
-    bar = float(build.rules.get("language_recall", 0.8))
-    room = float(build.rules.get("precision_room", 0.85))
-    part = frame[(frame["dimension"] == "language") & ~frame["low_support"].astype(bool)]
-    hits = part[(part["recall_hi"] < bar) & (part["precision"] >= room)]
-    return [Finding("language_threshold", build.t(
-        "heatmaps.language_threshold", model=r.model, slice=slice_label(build, r.slice_key),
-        recall=pct(r.recall), ci=interval(r.recall_lo, r.recall_hi), bar=pct(bar),
-        precision=pct(r.precision)), "medium",
-        {"model": r.model, "slice": r.slice_key, "recall": r.recall, "precision": r.precision})
-        for r in hits.sort_values("recall").itertuples()]
 
 
 def curves(build: Build) -> Section:

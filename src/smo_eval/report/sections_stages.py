@@ -1,7 +1,10 @@
-"""Sections drawn from the later stages' outputs: comparison, errors, labels, drift, gate.
+"""Sections drawn from the later stages' outputs: comparison, errors, labels, drift (the
+gate's: `sections_gate`).
 
 Each reads its stage's files as the stage writes them (the formats in the README's stage
-sections); a stage that left no outputs gives a section marked "not run".
+sections); a stage that left no outputs gives a section marked "not run". Tables show named
+columns, headers and the tool's words in the report's language; metadata columns shown beside
+items are the team's own slicing dimensions.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from smo_eval.report import figures
-from smo_eval.report.base import Build, frame_table, mask_text, not_run, slice_label
+from smo_eval.report.base import Build, frame_table, join, mask_text, not_run, slice_label
 from smo_eval.report.i18n import cell, count, interval, num, pct, pp
 from smo_eval.report.model import Figure, Finding, Section, Table
 
@@ -25,6 +28,7 @@ def comparison(build: Build) -> Section:
     moved["size"] = moved["delta"].abs()
     moved = moved.sort_values(["verdict", "size"], ascending=[False, False])
     counts = frame["verdict"].value_counts()
+    section.totals["regression"] = int(counts.get("regressed", 0))
     section.findings.append(Finding("comparison_counts", build.t(
         "comparison.counts", regressed=count(counts.get("regressed", 0)),
         improved=count(counts.get("improved", 0)), tested=count(len(frame)),
@@ -85,10 +89,9 @@ def errors(build: Build) -> Section:
     terms = build.get("error_terms")
     if terms is not None and len(terms):
         top = terms.sort_values("z", ascending=False).drop_duplicates("term").head(5)
-        joiner = "、" if build.msg.lang == "zh" else ", "
         section.findings.append(Finding("error_terms", build.t(
-            "errors.terms", terms=joiner.join(f"{t} ({lang})" for t, lang in
-                                              zip(top["term"], top["language"], strict=True))),
+            "errors.terms", terms=join(build, [f"{t} ({lang})" for t, lang in
+                                               zip(top["term"], top["language"], strict=True)])),
             "info"))
         section.tables.append(frame_table(build, terms.sort_values("z", ascending=False),
                                           build.t("errors.error_terms"), TERM_COLUMNS))
@@ -96,11 +99,11 @@ def errors(build: Build) -> Section:
     if drivers is not None:
         section.tables.append(frame_table(
             build, drivers.sort_values("mean_contribution", ascending=False),
-            build.t("errors.error_drivers")))
+            build.t("errors.error_drivers"), DRIVER_COLUMNS))
     rca = build.get("rca")
     if rca is not None:
-        section.tables.append(frame_table(build, rca[rca["dimension"] == "overall"].drop(
-            columns=["slice", "dimension"]), build.t("errors.rca")))
+        section.tables.append(frame_table(build, rca[rca["dimension"] == "overall"],
+                                          build.t("errors.rca"), RCA_COLUMNS))
     queue = build.get("review_queue")
     if queue is not None:
         section.tables.append(_examples(build, queue))
@@ -108,22 +111,34 @@ def errors(build: Build) -> Section:
 
 
 FAILURE_COLUMNS = ("model", "error", "rank", "slice", "n", "errors", "error_rate", "rest_rate",
-                   "lift", "p_adjusted")
+                   "odds_ratio", "p_adjusted")
+DRIVER_COLUMNS = ("model", "error", "feature", "value", "n", "error_rate", "mean_contribution",
+                  "feature_importance")
+ANNOTATOR_COLUMNS = ("rank", "annotator_id", "n_ratings", "agreement_with_adjudicated",
+                     "kappa_with_adjudicated", "positive_rate", "agreement_with_gold",
+                     "kappa_with_gold")
+RCA_COLUMNS = ("model", "error", "n_errors", "label_disputed", "near_threshold",
+               "over_represented_term", "failure_slice", "unexplained")
 TERM_COLUMNS = ("model", "error", "language", "term", "n_error_docs", "error_doc_rate",
                 "correct_doc_rate", "z")
+
+
+def item_dimensions(build: Build, frame: pd.DataFrame, limit: int = 3) -> list[str]:
+    """Metadata shown beside items: the first `limit` configured slicing dimensions the
+    table has (whatever the team calls them)."""
+    return [d for d in build.config.slicing.dimensions if d in frame.columns][:limit]
 
 
 def _examples(build: Build, queue: pd.DataFrame) -> Table:
     """A few review-queue items per root cause, most impactful first: text masked by config
     and truncated (the renderer escapes it)."""
-    examples = build.cfg.get("examples") or {}
-    per_group = int(examples.get("per_slice", 3))
-    picked = queue.groupby("root_cause", sort=False, observed=True).head(per_group) \
+    examples = build.cfg.examples
+    picked = queue.groupby("root_cause", sort=False, observed=True).head(examples.per_slice) \
         .head(build.max_rows) if "root_cause" in queue.columns else queue.head(build.max_rows)
     cols = [c for c in ("root_cause", "item_id", "model", "error", "label", "score",
-                        "risk_category", "language")
-            if c in picked.columns]
-    rows = [[build.msg.name(str(r[c])) if c == "root_cause" else cell(c, r[c]) for c in cols]
+                        *item_dimensions(build, picked)) if c in picked.columns]
+    words = ("root_cause", "error")
+    rows = [[build.msg.name(str(r[c])) if c in words else cell(c, r[c]) for c in cols]
             + [mask_text(r.get("text"), examples)] for r in picked.to_dict("records")]
     headers = [build.msg.name(c) for c in cols] + [build.msg.name("text")]
     return Table(build.t("errors.examples"), headers, rows, [], build.t(
@@ -147,10 +162,11 @@ def labels(build: Build) -> Section:
             rate=pct(head.get("suspected_error_rate"), 2)), "info"))
     agreement = build.get("agreement")
     if agreement is not None:
-        floor = float(build.rules.get("min_agreement", 0.6))
-        enough = int(build.rules.get("min_agreement_items", 30))
+        floor = build.rules.min_agreement
+        enough = build.rules.min_agreement_items
         low = agreement[(agreement["krippendorff_alpha"] < floor)
                         & (agreement["n_items"] >= enough)].sort_values("krippendorff_alpha")
+        section.totals["low_agreement"] = len(low)
         for r in low.head(5).to_dict("records"):
             section.findings.append(Finding("low_agreement", build.t(
                 "labels.low_agreement", slice=slice_label(build, r["slice_key"]),
@@ -165,12 +181,14 @@ def labels(build: Build) -> Section:
         section.findings.extend(careless)
         flagged = {f.subject["annotator"] for f in careless}
         ordered = annotators.sort_values("kappa_with_adjudicated")
-        section.tables.append(frame_table(build, ordered, build.t("labels.annotators"), marks=[
-            "status-below" if str(a) in flagged else "" for a in ordered["annotator_id"]]))
+        section.tables.append(frame_table(
+            build, ordered, build.t("labels.annotators"), ANNOTATOR_COLUMNS,
+            marks=["status-below" if str(a) in flagged else "" for a in ordered["annotator_id"]]))
     pairs = build.get("annotator_pairs")
     if pairs is not None and len(pairs):
         section.tables.append(frame_table(build, pairs.sort_values("cohen_kappa"),
-                                          build.t("labels.annotator_pairs")))
+                                          build.t("labels.annotator_pairs"), (
+            "annotator_a", "annotator_b", "shared_items", "cohen_kappa", "agreement")))
     issues = build.get("label_issues")
     if issues is not None:
         section.findings.append(Finding("label_issues", build.t(
@@ -178,21 +196,22 @@ def labels(build: Build) -> Section:
             {"n": len(issues)}))
         section.tables.append(frame_table(build, issues, build.t("labels.label_issues"), (
             "rank", "item_id", "given_label", "suggested_label", "model_score", "reason",
-            "risk_category", "region", "language")))
+            *item_dimensions(build, issues))))
     rates = build.get("label_issue_rates")
     if rates is not None and len(rates):
-        enough = int(build.rules.get("min_agreement_items", 30))
+        enough = build.rules.min_agreement_items
         section.tables.append(frame_table(build, rates[rates["n_items"] >= enough].sort_values(
-            "rate", ascending=False), build.t("labels.label_issue_rates")))
+            "rate", ascending=False), build.t("labels.label_issue_rates"), (
+            "slice", "n_items", "suspected_errors", "rate")))
     section.findings.extend(_relabel(build, section))
     conflicts = build.get("case_conflicts")
     if conflicts is not None:
         if len(conflicts):
             section.findings.append(Finding("case_conflicts", build.t(
                 "labels.case_conflicts_found", n=count(len(conflicts))), "medium"))
-        cols = [c for c in conflicts.columns if c != "text"]
-        section.tables.append(frame_table(build, conflicts, build.t("labels.case_conflicts"),
-                                          cols))
+        section.tables.append(frame_table(build, conflicts, build.t("labels.case_conflicts"), (
+            "item_id", "scenario_id", "gold_label", "precedent_decision", "n_cases", "n_agree",
+            "risk_category", "reviewer")))
     return section
 
 
@@ -225,7 +244,7 @@ def _careless(build: Build, annotators: pd.DataFrame) -> list[Finding]:
     if len(annotators) < 3:
         return []
     median = float(annotators[value].median())
-    gap = float(build.rules.get("annotator_gap", 0.15))
+    gap = build.rules.annotator_gap
     low = annotators[annotators[value] < median - gap].sort_values(value)
     return [Finding("careless_annotator", build.t(
         "labels.careless", annotator=r["annotator_id"], value=num(r[value], 2),
@@ -250,11 +269,11 @@ def drift(build: Build) -> Section:
     tests = build.get("drift_tests")
     if tests is not None and len(tests):
         tests = _drift_status(tests)
+        section.totals["drift"] = int((tests["status"] == "alarm").sum())
         section.findings.extend(_drift_findings(build, tests))
         marks = ["status-below" if s == "alarm" else "status-uncertain" if s == "watch" else ""
                  for s in tests["status"]]
-        shown = tests.assign(status=[build.msg.name(s) for s in tests["status"]])
-        section.tables.append(frame_table(build, shown, build.t("drift.table"), (
+        section.tables.append(frame_table(build, tests, build.t("drift.table"), (
             "kind", "column", "slice", "method", "value", "threshold", "p_value",
             "n_reference", "n_current", "status"), marks))
     estimate = build.get("performance_estimate")
@@ -266,6 +285,7 @@ def drift(build: Build) -> Section:
     terms = build.get("emerging_terms")
     if terms is not None and len(terms):
         top = terms.sort_values("z", ascending=False).drop_duplicates(["language", "term"])
+        section.totals["emerging_term"] = len(top)
         for r in top.head(3).to_dict("records"):
             section.findings.append(Finding("emerging_term", build.t(
                 "drift.term", term=r["term"], language=r["language"],
@@ -278,9 +298,10 @@ def drift(build: Build) -> Section:
         title = build.t("drift.terms")
         section.figures.append(Figure("emerging-terms", title, figures.bars(
             [f"{t} ({lang})" for t, lang in zip(bar["term"], bar["language"], strict=True)],
-            [float(v) for v in bar["z"]], title, "z")))
-    for notice in report.get("notices") or []:
-        section.findings.append(Finding("drift_notice", str(notice), "info"))
+            [float(v) for v in bar["z"]], title, build.msg.name("z"))))
+    for notice in report.get("notices") or []:  # the stage's own words, marked as such
+        section.findings.append(Finding("drift_notice", build.t("drift.notice",
+                                                                text=str(notice)), "info"))
     return section
 
 
@@ -303,7 +324,8 @@ def _drift_findings(build: Build, tests: pd.DataFrame) -> list[Finding]:
         model = None if model is None or model != model or model == "" else str(model)
         if r["kind"] == "score" and model:
             text = build.t("drift.score_alarm", model=model,
-                           slice=slice_label(build, r["slice_key"]), method=r["method"],
+                           slice=slice_label(build, r["slice_key"]),
+                           method=build.msg.name(str(r["method"])),
                            value=num(r["value"]), threshold=num(r["threshold"]))
         else:
             moved = ""
@@ -314,7 +336,7 @@ def _drift_findings(build: Build, tests: pd.DataFrame) -> list[Finding]:
                     moved = build.t("drift.moved", value=t["value"], ref=pct(t["ref_share"]),
                                     cur=pct(t["cur_share"]))
             text = build.t("drift.alarm", name=build.msg.name(str(r["column"])),
-                           method=r["method"], value=num(r["value"]),
+                           method=build.msg.name(str(r["method"])), value=num(r["value"]),
                            threshold=num(r["threshold"]), moved=moved)
         out.append(Finding("drift", text, "medium", {
             "name": str(r["column"]), "kind": r["kind"], "model": model,
@@ -323,44 +345,10 @@ def _drift_findings(build: Build, tests: pd.DataFrame) -> list[Finding]:
     if len(watch):
         r = watch.iloc[0]
         out.append(Finding("drift_watch", build.t(
-            "drift.watch", n=count(len(watch)), name=str(r["column"]),
+            "drift.watch", n=count(len(watch)), name=build.msg.name(str(r["column"])),
             slice=slice_label(build, r["slice_key"]), value=num(r["value"]),
             threshold=num(r["threshold"]), n_cur=count(r["n_current"])), "info"))
     if not (tests["status"] == "alarm").any():
         out.append(Finding("no_drift", build.t("drift.none", n=count(len(tests))), "info"))
     return out
 
-
-def gate(build: Build) -> Section:
-    """gate/gate.json: verdict, candidate/baseline, failed checks, warnings, and the checks
-    with their per-slice results."""
-    result = build.get("gate")
-    if result is None:
-        return not_run(build, "gate", "gate", "gate/gate.json")
-    verdict = str(result.get("verdict", "unknown"))
-    failed = [str(c) for c in result.get("failed_checks") or []]
-    warnings = [str(c) for c in result.get("warnings") or []]
-    section = Section("gate", build.t("section.gate"), ran=True)
-    section.findings.append(Finding("gate_verdict", build.t(
-        "gate.verdict", verdict=build.msg.name(verdict), gate=result.get("gate", ""),
-        candidate=result.get("candidate") or "–", baseline=result.get("baseline") or "–",
-        failed=", ".join(failed) or "–", warnings=", ".join(warnings) or "–"),
-        "high" if verdict != "pass" else "info",
-        {"verdict": verdict, "failed": failed, "warnings": warnings}))
-    checks = list(result.get("checks") or [])
-    if checks:
-        order = {"fail": 0, "insufficient_evidence": 1, "warn": 2}
-        checks.sort(key=lambda c: order.get(str(c.get("status")), 3))
-        rows, marks = [], []
-        for c in checks:
-            bad = [s for s in c.get("slices") or [] if s.get("status") != "pass"]
-            detail = "; ".join(f"{slice_label(build, s.get('slice_key'))}: {s.get('reason')}"
-                               for s in bad[:2]) + (f" (+{len(bad) - 2})" if len(bad) > 2 else "")
-            rows.append([str(c.get("name")), str(c.get("description", "")),
-                         build.msg.name(str(c.get("status"))), cell("blocking",
-                                                                    bool(c.get("blocking"))),
-                         detail or str(c.get("reason") or "")])
-            marks.append("status-below" if c.get("status") == "fail" else "")
-        section.tables.append(Table(build.t("gate.table"), [build.t(f"gate.col.{k}") for k in (
-            "check", "description", "status", "blocking", "detail")], rows, marks))
-    return section

@@ -2,7 +2,8 @@
 
 Region, language given region, content type, surface and creator tier are drawn with the
 config's (conditional) mixes; the drift's language-mix shift is applied here because it moves
-items between regions and languages, which everything drawn later depends on.
+items between regions and languages, which everything drawn later depends on. The expression
+type (explicit / implicit) is drawn on a random stream of its own (`draw_expression`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import pandas as pd
 from smo_eval.sample.sampling import NS_PER_DAY, Dim, draw, draw_given
 
 DIMENSIONS = ("region", "language", "content_type", "surface", "creator_tier")
+EXPRESSION = "expression_type"
+# Child stream of the world's seed that draws the expression type: the column came after the
+# rest of the world, and drawing it apart left every other draw where it was.
+EXPRESSION_STREAM = 1
 
 
 def draw_times(rng: np.random.Generator, cfg: Mapping[str, Any], n: int) -> np.ndarray:
@@ -78,6 +83,13 @@ def draw_dims(
     return dict(zip(DIMENSIONS, (region, language, content_type, surface, tier), strict=True))
 
 
+def draw_expression(seed: int, cfg: Mapping[str, Any], n: int) -> Dim:
+    """How each item is phrased (`planted.expression_type.shares`, e.g. explicit / implicit),
+    from its own random stream: independent of every other column and of the main draws."""
+    rng = np.random.default_rng([seed, EXPRESSION_STREAM])
+    return draw(rng, cfg["planted"][EXPRESSION]["shares"], n)
+
+
 def where(dims: Mapping[str, Dim], conditions: Mapping[str, str]) -> np.ndarray:
     """Items matching every `column: value` of a planted slice."""
     mask = np.ones(len(dims["region"].codes), dtype=bool)
@@ -96,4 +108,5 @@ def items_frame(
     columns["created_at"] = created.astype("datetime64[ns]")
     columns["text"] = text
     columns["creator_tier"] = dims["creator_tier"].categorical()
+    columns[EXPRESSION] = dims[EXPRESSION].categorical()
     return pd.DataFrame(columns)

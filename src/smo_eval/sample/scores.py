@@ -2,7 +2,8 @@
 
 Scores follow the true label (never the gold), so gold errors show up as disagreements. The
 planted score effects (regression slice, failure slice, coded and new terms, drift score
-shift, language bias) are applied here, per model, after the common logit is drawn.
+shift, implicit expression, language bias) are applied here, per model, after the common
+logit is drawn.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smo_eval.sample.metadata import where
+from smo_eval.sample.metadata import EXPRESSION, where
 from smo_eval.sample.sampling import Dim, categorical, sigmoid
 from smo_eval.sample.truth import Truth
 
@@ -30,6 +31,7 @@ def _planted_shifts(
     reg, fail = planted["regression"], planted["failure_slice"]
     coded, new = planted["coded_term"], planted["drift"]["new_term"]
     drift = planted["drift"]["score_shift"]
+    implicit = planted["expression_type"]
     candidates = [
         (
             model == reg["model"],
@@ -47,6 +49,11 @@ def _planted_shifts(
             model == drift["model"],
             dims["language"].mask(drift["language"]) & current & (label == drift["label"]),
             drift["logit_shift"],
+        ),
+        (
+            model in implicit["models"],
+            dims[EXPRESSION].mask(implicit["value"]) & (label == implicit["label"]),
+            implicit["logit_shift"],
         ),
     ]
     return [(mask, float(shift)) for applies, mask, shift in candidates if applies]

@@ -22,7 +22,14 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from smo_eval.sample.annotations import draw_annotations, draw_gold
-from smo_eval.sample.metadata import current_window, draw_dims, draw_times, items_frame
+from smo_eval.sample.metadata import (
+    EXPRESSION,
+    current_window,
+    draw_dims,
+    draw_expression,
+    draw_times,
+    items_frame,
+)
 from smo_eval.sample.scores import draw_scores, predictions_frame
 from smo_eval.sample.texts import draw_text
 from smo_eval.sample.truth import draw_truth, truth_frame
@@ -60,10 +67,11 @@ def generate_world(
     conf = _plain(cfg)
     categories = list(_plain(taxonomy)["categories"])
     n = int(conf["n_items"] if n_items is None else n_items)
-    rng = np.random.default_rng(int(conf["seed"] if seed is None else seed))
+    world_seed = int(conf["seed"] if seed is None else seed)
+    rng = np.random.default_rng(world_seed)
     created = draw_times(rng, conf, n)
     current = current_window(conf, created)
-    dims = draw_dims(rng, conf, n, current)
+    dims = draw_dims(rng, conf, n, current) | {EXPRESSION: draw_expression(world_seed, conf, n)}
     truth = draw_truth(rng, conf, dims, current, categories)
     text = draw_text(rng, dims["language"], truth, categories, conf["planted"])
     scores = draw_scores(rng, conf, dims, truth, current, categories)

@@ -15,14 +15,16 @@ import numpy as np
 import pandas as pd
 
 from smo_eval.clock import now
-from smo_eval.config.schema_data import TaxonomyConfig
-from smo_eval.report.base import Build
+from smo_eval.config.schema import Config
+from smo_eval.report.base import Build, join, slice_label
 from smo_eval.report.i18n import Messages, count, interval, pct
-from smo_eval.report.model import Finding, Report
+from smo_eval.report.model import Finding, Report, Section
 from smo_eval.report.recommend import recommend
-from smo_eval.report.sections_eval import curves, heatmaps, kpi
+from smo_eval.report.sections_eval import curves, kpi
+from smo_eval.report.sections_gate import gate
 from smo_eval.report.sections_policy import policy_sections
-from smo_eval.report.sections_stages import comparison, drift, errors, gate, labels
+from smo_eval.report.sections_stages import comparison, drift, errors, labels
+from smo_eval.report.sections_weak import heatmaps
 from smo_eval.taxonomy import Taxonomy
 
 SECTIONS = (gate, kpi, heatmaps, comparison, errors, labels, drift, curves)
@@ -30,23 +32,31 @@ SUMMARY_KINDS = ("regression", "below_target", "careless_annotator", "drift", "e
                  "low_agreement", "language_threshold")
 
 
-def build_report(tables: Mapping[str, Any], report_cfg: Mapping[str, Any],
-                 taxonomy_cfg: TaxonomyConfig, generated: datetime | None = None) -> Report:
-    """The report model from whatever stage outputs `tables` holds (absent = not run)."""
-    msg = Messages(str(report_cfg.get("lang", "en")))
-    build = Build(tables, report_cfg, Taxonomy.from_config(taxonomy_cfg), msg)
+def build_report(tables: Mapping[str, Any], config: Config,
+                 generated: datetime | None = None) -> Report:
+    """The report model from whatever stage outputs `tables` holds (absent = not run), read
+    with the typed configuration: the report's settings, the taxonomy, the team's slicing and
+    the gate's checks."""
+    msg = Messages(config.report.lang)
+    build = Build(tables, config, Taxonomy.from_config(config.taxonomy), msg)
     sections = [make(build) for make in SECTIONS] + policy_sections(build)
     findings = [f for s in sections for f in s.findings]
     recommendations = recommend(build, findings)
     labels = {k.split(".", 1)[1]: v for k, v in msg.all().items() if k.startswith("ui.")}
     when = (generated or now()).strftime("%Y-%m-%d %H:%M UTC")
-    return Report(msg.lang, str(report_cfg.get("title") or msg.t("title")), when,
-                  _summary(build, findings, len(recommendations)), sections, recommendations,
+    return Report(msg.lang, config.report.title or msg.t("title"), when,
+                  _summary(build, sections, len(recommendations)), sections, recommendations,
                   labels)
 
 
-def _summary(build: Build, findings: list[Finding], n_recs: int) -> list[str]:
-    """The few numbers that matter, in sentences: verdict, headline per model, key findings."""
+def _summary(build: Build, sections: list[Section], n_recs: int) -> list[str]:
+    """The few numbers that matter, in sentences: verdict, headline and weakest slices per
+    model, key findings counted in full (a section may name only the first few)."""
+    findings = [f for s in sections for f in s.findings]
+    totals: dict[str, int] = {}
+    for section in sections:
+        for kind, n in section.totals.items():
+            totals[kind] = totals.get(kind, 0) + n
     out = [f.text for f in findings if f.kind == "gate_verdict"]
     if not out:
         out.append(build.t("summary.no_gate"))
@@ -55,11 +65,36 @@ def _summary(build: Build, findings: list[Finding], n_recs: int) -> list[str]:
                            ci=interval(head.get("recall_lo"), head.get("recall_hi")),
                            precision=pct(head.get("precision")), fpr=pct(head.get("fpr")),
                            n=count(head.get("n")), n_pos=count(head.get("n_pos"))))
+        out += _weakest(build, findings, str(model))
     for kind in SUMMARY_KINDS:
         hits = [f for f in findings if f.kind == kind]
         if hits:
-            out.append(build.t(f"summary.{kind}", n=count(len(hits)), first=hits[0].text))
+            n = totals.get(kind, len(hits))
+            key = f"summary.{kind}" + (".one" if n == 1 and build.msg.has(
+                f"summary.{kind}.one") else "")
+            out.append(build.t(key, n=count(n), first=hits[0].text,
+                               dimension=build.msg.name(
+                                   build.config.experiment.thresholds.dimension)))
     out.append(build.t("summary.recommendations", n=count(n_recs)))
+    return out
+
+
+def _weakest(build: Build, findings: list[Finding], model: str) -> list[str]:
+    """The model's weakest slices in the team's slicing (`sections_weak`): recall clearly
+    below its overall recall, FPR clearly above its overall FPR, with their numbers."""
+    out = []
+    for metric in ("recall", "fpr"):
+        hits = [f.subject for f in findings
+                if f.kind == f"weak_{metric}" and f.subject["model"] == model]
+        if hits:
+            out.append(build.t(f"summary.weak_{metric}", model=model,
+                               overall=pct(hits[0]["overall"]), slices=join(build, [
+                                   build.t(f"summary.weak_item.{metric}",
+                                           slice=slice_label(build, h["slice"]),
+                                           value=pct(h["value"]),
+                                           ci=interval(h["lo"], h["hi"]), n=count(h["n"]))
+                                   for h in hits])))
+    out += [f.text for f in findings if f.kind == "weak_none" and f.subject["model"] == model]
     return out
 
 
