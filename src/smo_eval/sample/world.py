@@ -25,7 +25,14 @@ from smo_eval.sample.annotations import draw_annotations, draw_gold
 from smo_eval.sample.metadata import current_window, draw_dims, draw_times, items_frame
 from smo_eval.sample.scores import draw_scores, predictions_frame
 from smo_eval.sample.texts import draw_text
-from smo_eval.sample.truth import draw_truth, truth_frame
+from smo_eval.sample.trend import (
+    concat,
+    decay_annotator,
+    fall_recall,
+    history_size,
+    history_times,
+)
+from smo_eval.sample.truth import Truth, draw_truth, truth_frame
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,32 @@ def _plain(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return dict(cfg)
 
 
+@dataclass
+class Part:
+    """The draws of one stretch of time (the period, or the history before it)."""
+
+    created: np.ndarray
+    truth: Truth
+    flip: np.ndarray
+    scores: dict[str, np.ndarray]
+    frames: dict[str, pd.DataFrame]   # items, gold (before the scores' predictions frame)
+    annotations: pd.DataFrame
+
+
+def draw_part(rng: np.random.Generator, conf: dict[str, Any], created: np.ndarray,
+              categories: list[str]) -> Part:
+    """Every draw of a stretch of items, in the fixed order the world is pinned to."""
+    current = current_window(conf, created)
+    dims = draw_dims(rng, conf, len(created), current)
+    truth = draw_truth(rng, conf, dims, current, categories)
+    text = draw_text(rng, dims["language"], truth, categories, conf["planted"])
+    scores = draw_scores(rng, conf, dims, truth, current, categories)
+    gold, flip = draw_gold(rng, conf, truth, created, categories)
+    annotations = draw_annotations(rng, conf, truth, created, categories)
+    return Part(created, truth, flip, scores,
+                {"items": items_frame(dims, created, text), "gold": gold}, annotations)
+
+
 def generate_world(
     cfg: Mapping[str, Any],
     taxonomy: Mapping[str, Any],
@@ -55,23 +88,32 @@ def generate_world(
     """Draw the sample world; the same config, size and seed always give identical tables.
 
     `cfg` is the `sample` config group and `taxonomy` the taxonomy group (DictConfig or dict);
-    `n_items` and `seed` override the config's.
+    `n_items` (the period's items) and `seed` override the config's. With `planted.trend`,
+    weeks of history come before the period (`smo_eval.sample.trend`).
     """
     conf = _plain(cfg)
     categories = list(_plain(taxonomy)["categories"])
     n = int(conf["n_items"] if n_items is None else n_items)
-    rng = np.random.default_rng(int(conf["seed"] if seed is None else seed))
-    created = draw_times(rng, conf, n)
-    current = current_window(conf, created)
-    dims = draw_dims(rng, conf, n, current)
-    truth = draw_truth(rng, conf, dims, current, categories)
-    text = draw_text(rng, dims["language"], truth, categories, conf["planted"])
-    scores = draw_scores(rng, conf, dims, truth, current, categories)
-    gold, flip = draw_gold(rng, conf, truth, created, categories)
+    root = int(conf["seed"] if seed is None else seed)
+    rng = np.random.default_rng(root)
+    parts = [draw_part(rng, conf, draw_times(rng, conf, n), categories)]
+    spec = conf["planted"].get("trend")
+    if spec:
+        history = np.random.default_rng([root, 1])
+        size = history_size(conf, n)
+        parts.insert(0, draw_part(history, conf, history_times(history, conf, size),
+                                  categories))
+        effects = np.random.default_rng([root, 2])
+        for part in parts:
+            fall_recall(spec["recall_fall"], part, categories)
+            decay_annotator(effects, spec["annotator_decay"], part,
+                            conf["annotation"]["hard_penalty"])
+    shifts = list(np.cumsum([0, *(len(p.created) for p in parts[:-1])]))
+    scores = {m: np.concatenate([p.scores[m] for p in parts]) for m in parts[0].scores}
     return SampleWorld(
-        items=items_frame(dims, created, text),
-        gold=gold,
+        items=concat([p.frames["items"] for p in parts], shifts),
+        gold=concat([p.frames["gold"] for p in parts], shifts),
         predictions=predictions_frame(scores),
-        annotations=draw_annotations(rng, conf, truth, created, categories),
-        truth=truth_frame(truth, flip, categories),
+        annotations=concat([p.annotations for p in parts], shifts),
+        truth=concat([truth_frame(p.truth, p.flip, categories) for p in parts], shifts),
     )
