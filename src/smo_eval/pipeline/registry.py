@@ -253,8 +253,8 @@ STAGES: tuple[Stage, ...] = (
                "labels.annotators?", "labels.annotator_pairs?", "labels.label_issues?",
                "labels.label_issue_rates?", "labels.metrics?", "drift.drift?",
                "drift.performance_estimate?", "drift.emerging_terms?", "drift.summary?",
-               "trend.trend?", "trend.alarms?", "gate.verdict?", "gold.impact?", "gold.diff?",
-               "cases.conflicts?"),
+               "trend.trend?", "trend.alarms?", "trend.metrics?", "gate.verdict?",
+               "gold.impact?", "gold.diff?", "cases.conflicts?"),
         key_settings=("report.lang",),
         outputs=(
             Entry("report.html", "report/report.html", "text", "the report page",

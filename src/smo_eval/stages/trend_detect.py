@@ -164,8 +164,9 @@ def detect(trials: np.ndarray, bad: np.ndarray, cfg: TrendDetectConfig,
     path = cusum(trials.astype(np.float64), bad.astype(np.float64), base.end, up, down)
     path[~base.monitored] = np.nan
     h = limit(trials, base, cfg, rng)
-    in_alarm = np.nan_to_num(path, nan=-np.inf) > h if np.isfinite(h) else np.zeros(
-        path.shape, dtype=bool)
+    # A period without data observes nothing: it is never "in alarm" (nor ends an episode).
+    in_alarm = (np.nan_to_num(path, nan=-np.inf) > h) & (trials > 0) if np.isfinite(h) else \
+        np.zeros(path.shape, dtype=bool)
     episodes = []
     for i in np.flatnonzero(in_alarm.any(axis=1)):
         episodes += _episodes(int(i), path[i], in_alarm[i], trials[i], int(base.end[i]))
@@ -176,19 +177,22 @@ def detect(trials: np.ndarray, bad: np.ndarray, cfg: TrendDetectConfig,
 
 def _episodes(series: int, path: np.ndarray, alarm: np.ndarray, trials: np.ndarray,
               end: int) -> list[dict[str, int]]:
-    """Runs of consecutive alarm periods; each change starts after S was last 0."""
+    """Runs of alarm periods (periods without data in between do not break a run); each
+    change starts at the first period with data after S was last 0."""
+    observed = np.flatnonzero(trials > 0)
     out = []
-    t, periods = 0, len(path)
-    while t < periods:
-        if not alarm[t]:
-            t += 1
+    k = 0
+    while k < len(observed):
+        if not alarm[observed[k]]:
+            k += 1
             continue
-        first = t
-        while t + 1 < periods and alarm[t + 1]:
-            t += 1
-        reset = max([end, *np.flatnonzero(path[:first] == 0.0)])
-        after = np.flatnonzero(trials[reset + 1:first + 1] > 0)
-        change = reset + 1 + int(after[0]) if len(after) else first
-        out.append({"series": series, "change": change, "alarm": first, "end": t})
-        t += 1
+        first = k
+        while k + 1 < len(observed) and alarm[observed[k + 1]]:
+            k += 1
+        start = int(observed[first])
+        reset = max([end, *np.flatnonzero(path[:start] == 0.0)])
+        change = int(observed[observed > reset][0])
+        out.append({"series": series, "change": change, "alarm": start,
+                    "end": int(observed[k])})
+        k += 1
     return out

@@ -27,6 +27,10 @@ def describe(spec: CheckSpec) -> str:
         return f"candidate scores >= {spec.min_share:.0%} of the gold items on {where}"
     if kind == "agreement":
         return f"annotator {spec.metric} >= {spec.min} on {where}"
+    if kind == "trend":
+        who = ", ".join(spec.subjects) or "the candidate"
+        return (f"no {', '.join(spec.metrics)} trend alarm of {who} in the last "
+                f"{spec.periods} periods on {where}")
     test = "no drift alarm" if spec.alarms else f"drift <= {spec.max}"
     return f"{test} for {spec.drift_kind or 'any'} columns {list(spec.columns)}"
 
