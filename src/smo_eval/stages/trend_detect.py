@@ -12,8 +12,10 @@ for FPR, disagreements among audited judgments for QA), and an alarm means that 
   log-likelihood ratio l_t = x_t log(p1/p0) + (n_t - x_t) log((1-p1)/(1-p0)) of the period's
   x_t bad events in n_t trials (Reynolds & Stoumbos' Bernoulli CUSUM, summed per period, so
   periods of any size weigh by their evidence); p0 is the baseline's Wilson upper bound at
-  `margin` standard errors and p1 has `odds_ratio` times its odds. A series is in alarm while
-  S_t > h; the change started in the period after S was last 0.
+  `margin` standard errors and p1 has `odds_ratio` times its odds. A period is in alarm when
+  S_t > h, and the chart restarts at 0 after it (so a KPI that recovered stops alarming at
+  once, and one that stays down alarms again); consecutive alarm periods are one episode,
+  whose change started in the period after S was last 0.
   Why the margin: with p0 = x0/n0, a baseline that ran low by two standard errors makes every
   later period's increment positive on average, in proportion to the period's size, so over
   a dozen periods of a few hundred trials the CUSUM climbs with no change at all; across a
@@ -116,9 +118,10 @@ def design(x0: np.ndarray, n0: np.ndarray, cfg: TrendDetectConfig
 
 
 def cusum(trials: np.ndarray, bad: np.ndarray, end: np.ndarray, up: np.ndarray,
-          down: np.ndarray) -> np.ndarray:
-    """S per series and period; NaN up to each series' baseline end. `trials`/`bad` may carry
-    a leading replicate axis (the simulation), `end`, `up`, `down` broadcast over it."""
+          down: np.ndarray, limit: float = math.inf) -> np.ndarray:
+    """S per series and period; NaN up to each series' baseline end. After a period with
+    data where S > limit the chart restarts at 0 (the period keeps its S). `trials`/`bad`
+    may carry a leading replicate axis (the simulation), `end`, `up`, `down` broadcast."""
     periods = trials.shape[-1]
     out = np.full(trials.shape, np.nan)
     s = np.zeros(trials.shape[:-1])
@@ -127,30 +130,35 @@ def cusum(trials: np.ndarray, bad: np.ndarray, end: np.ndarray, up: np.ndarray,
         step = bad[..., t] * up + (trials[..., t] - bad[..., t]) * down
         s = np.where(active, np.maximum(0.0, s + step), 0.0)
         out[..., t] = np.where(active, s, np.nan)
+        s = np.where((s > limit) & (trials[..., t] > 0), 0.0, s)
     return out
 
 
 def limit(trials: np.ndarray, base: Baselines, cfg: TrendDetectConfig,
           rng: np.random.Generator) -> float:
     """The family-wise limit h: P(max over series and periods of S > h) <= level in
-    histories without a change (see the module docstring)."""
+    histories without a change (see the module docstring). The recursion is `cusum`'s,
+    without restarts: the first time any series crosses is what a false alarm is."""
     keep = base.monitored
     if not keep.any():
         return math.nan
     end, n0, p0 = base.end[keep], base.n0[keep].astype(np.int64), base.p0[keep]
-    # Periods up to the baseline's end are not redrawn (their trials set to 0): the CUSUM
-    # starts after them, and the baseline is one binomial of n0 trials.
-    n = np.where(np.arange(trials.shape[1]) > end[:, None], trials[keep], 0).astype(np.int64)
+    n = trials[keep].astype(np.int64)
     reps = cfg.simulations
     largest = np.zeros(reps)
-    # Replicates in blocks keep memory at block x series x periods.
-    block = max(1, min(reps, int(2e6 // max(n.size, 1))))
+    # Replicates in blocks keep memory at block x series.
+    block = max(1, min(reps, int(4e6 // max(len(p0), 1))))
     for first in range(0, reps, block):
         size = min(block, reps - first)
         up, down = design(rng.binomial(n0, p0, size=(size, len(p0))), n0, cfg)
-        bad = rng.binomial(n, p0[:, None], size=(size, *n.shape))
-        path = cusum(np.broadcast_to(n, bad.shape), bad, end[None, :], up, down)
-        largest[first:first + size] = np.nan_to_num(path, nan=0.0).max(axis=(1, 2))
+        s = np.zeros((size, len(p0)))
+        top = np.zeros(size)
+        for t in range(int(end.min()) + 1, n.shape[1]):
+            active = t > end
+            bad = rng.binomial(np.where(active, n[:, t], 0), p0, size=(size, len(p0)))
+            s = np.where(active, np.maximum(0.0, s + bad * up + (n[:, t] - bad) * down), 0.0)
+            np.maximum(top, s.max(axis=1), out=top)
+        largest[first:first + size] = top
     rank = min(reps, math.ceil((1.0 - cfg.level) * (reps + 1)))
     return float(np.sort(largest)[rank - 1])
 
@@ -161,9 +169,10 @@ def detect(trials: np.ndarray, bad: np.ndarray, cfg: TrendDetectConfig,
     T periods (`trials`, `bad`: (m, T) counts)."""
     base = baselines(trials, cfg, bad)
     up, down = design(base.x0, base.n0, cfg)
-    path = cusum(trials.astype(np.float64), bad.astype(np.float64), base.end, up, down)
-    path[~base.monitored] = np.nan
     h = limit(trials, base, cfg, rng)
+    path = cusum(trials.astype(np.float64), bad.astype(np.float64), base.end, up, down,
+                 h if np.isfinite(h) else math.inf)
+    path[~base.monitored] = np.nan
     # A period without data observes nothing: it is never "in alarm" (nor ends an episode).
     in_alarm = (np.nan_to_num(path, nan=-np.inf) > h) & (trials > 0) if np.isfinite(h) else \
         np.zeros(path.shape, dtype=bool)
@@ -190,7 +199,9 @@ def _episodes(series: int, path: np.ndarray, alarm: np.ndarray, trials: np.ndarr
         while k + 1 < len(observed) and alarm[observed[k + 1]]:
             k += 1
         start = int(observed[first])
-        reset = max([end, *np.flatnonzero(path[:start] == 0.0)])
+        # S was 0 after the period (a zero, or a restart after an earlier signal)
+        restarted = np.where(alarm[:start], 0.0, path[:start])
+        reset = max([end, *np.flatnonzero(restarted == 0.0)])
         change = int(observed[observed > reset][0])
         out.append({"series": series, "change": change, "alarm": start,
                     "end": int(observed[k])})

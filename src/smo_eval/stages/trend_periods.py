@@ -45,7 +45,7 @@ class GoldVersion:
 
 def units(values: pd.Series, period: str) -> np.ndarray:
     """Integer period unit of every row (MISSING where the time is missing)."""
-    times = pd.to_datetime(values)
+    times = values if pd.api.types.is_datetime64_any_dtype(values) else pd.to_datetime(values)
     if getattr(times.dt, "tz", None) is not None:
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
     stamps = times.to_numpy(dtype="datetime64[ns]")
