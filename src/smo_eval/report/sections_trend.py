@@ -20,6 +20,7 @@ from smo_eval.report.model import Figure, Finding, Section, Table
 
 MAX_CHARTS = 16
 QA_KINDS = ("reviewer", "annotator")
+SERIES = ["kind", "subject", "slice_key", "metric"]
 _STATUS_ORDER = {"missed": 0, "unclear": 1, "met": 2}
 
 
@@ -34,7 +35,7 @@ def trend(build: Build) -> Section:
         short=count(head.get("not_enough_data"))))
     alarms = build.get("trend_alarms")
     alarms = alarms if alarms is not None else pd.DataFrame()
-    section.findings += _alarm_findings(build, alarms)
+    section.findings += _alarm_findings(build, table, alarms)
     if not len(alarms):
         section.findings.append(Finding("trend_quiet", build.t(
             "trend.none", monitored=count(head.get("monitored"))), "info"))
@@ -47,7 +48,9 @@ def trend(build: Build) -> Section:
     if len(alarms):
         shown = alarms.assign(
             slice=[slice_label(build, k) for k in alarms["slice_key"]],
-            metric=[build.msg.name(str(m)) for m in alarms["metric"]])
+            metric=[build.msg.name(str(m)) for m in alarms["metric"]],
+            baseline_value=[pct(v) for v in alarms["baseline_value"]],
+            value_since_change=[pct(v) for v in alarms["value_since_change"]])
         section.tables.append(frame_table(build, shown, build.t("trend.alarms"), (
             "kind", "subject", "slice", "metric", "change_period", "alarm_period",
             "end_period", "baseline_value", "value_since_change", "ongoing")))
@@ -76,14 +79,25 @@ def _latest(table: pd.DataFrame) -> pd.DataFrame:
     return kpis[kpis["period_index"] == kpis["period_index"].max()] if len(kpis) else kpis
 
 
-def _alarm_findings(build: Build, alarms: pd.DataFrame) -> list[Finding]:
+def _alarm_findings(build: Build, table: pd.DataFrame, alarms: pd.DataFrame
+                    ) -> list[Finding]:
     out: list[Finding] = []
     if not len(alarms):
         return out
-    ordered = alarms.sort_values(["ongoing", "alarm_index"], ascending=[False, True])
-    for r in ordered.head(build.max_rows).to_dict("records"):
-        state = (build.t("trend.ongoing") if r["ongoing"]
-                 else build.t("trend.ended", period=r["end_period"]))
+    # One finding per series: its first episode (when the change started), and whether its
+    # last one is still on (the chart restarts after an alarm, so a KPI that stays down
+    # alarms again).
+    ordered = alarms.sort_values("alarm_index")
+    last = ordered.drop_duplicates(SERIES, keep="last").set_index(SERIES)
+    first = ordered.drop_duplicates(SERIES).assign(
+        ongoing=lambda f: [bool(last.loc[tuple(k), "ongoing"]) for k in f[SERIES].values],
+        end_period=lambda f: [last.loc[tuple(k), "end_period"] for k in f[SERIES].values])
+    first = first.sort_values(["ongoing", "alarm_index"], ascending=[False, True])
+    counts = table[table["in_alarm"].astype(bool)].groupby(SERIES).size()
+    for r in first.head(build.max_rows).to_dict("records"):
+        state = build.t("trend.ongoing" if r["ongoing"] else "trend.ended",
+                        period=r["end_period"], n=count(counts.get(
+                            tuple(r[c] for c in SERIES), 0)))
         values = {"subject": r["subject"], "metric": build.msg.name(str(r["metric"])),
                   "slice": slice_label(build, r["slice_key"]), "change": r["change_period"],
                   "alarm": r["alarm_period"], "base": pct(r["baseline_value"]),
@@ -131,8 +145,10 @@ def _charts(build: Build, table: pd.DataFrame, alarms: pd.DataFrame) -> list[Fig
         if len(alarms):
             mine = ((alarms["kind"].isin(QA_KINDS) & (alarms["subject"] == key)) if kind == "qa"
                     else (alarms["kind"] == "model") & (alarms["slice_key"] == key))
-            changes = sorted(set(alarms.loc[mine & (alarms["metric"] == metric),
-                                            "change_period"].astype(str)))
+            # where each line's change began: its first episode (later ones are restarts)
+            firsts = alarms[mine & (alarms["metric"] == metric)].sort_values(
+                "alarm_index").drop_duplicates(SERIES)
+            changes = sorted(set(firsts["change_period"].astype(str)))
         spec = _line_chart(build, rows, periods, title, build.msg.name(metric),
                            float(target.iloc[0]) if len(target) else None, changes)
         out.append(Figure(f"trend-{number + 1}", title, spec))
