@@ -20,6 +20,15 @@ from tests.settings import world_config
 N_ITEMS = 3_000
 
 DIGESTS = {
+    "items": "5b50b0b086202260bf9683e0702bd98bda6d3fe41e04c4f21f6bb980ba179619",
+    "gold": "aadb7261743914c40749f2deba0414cc3579ffc85046b5e2231eaab8f2d256f8",
+    "predictions": "b180acbe450796eb9c935cb7499650c73125d822481c08e05cb0b0aa605b4056",
+    "annotations": "5a541a007252a2992193c83146d521e1b79ee7e457916f7b610503f6329bef7a",
+    "truth": "1907699e54d73abb06ea2fe7c7cdf4f8a12b21650bc8c35f2c99720b4c2e6112",
+}
+# The world before `planted.trend` added weeks of history (and its two planted changes): the
+# period is drawn exactly as before, so without the trend spec these are unchanged.
+WITHOUT_TREND = {
     "items": "c3a9b37c4d316c2cf27912605a225499ab5ccbca529a0894a2f282f08f231c03",
     "gold": "a5189317e2078ad8638649e0c3620efe749221b4e572eb3048d71adfc11a50cb",
     "predictions": "966d8e9a37f0b7282d9e242077a30b27eb2a79d5f9845642764ffb30ffa6da23",
@@ -52,3 +61,10 @@ def test_sample_world_table_is_byte_identical_to_the_pinned_one(
     assert _digest(getattr(world, table)) == DIGESTS[table], (
         f"the sample world's {table} table changed; if on purpose, update DIGESTS"
     )
+
+
+def test_without_the_trend_history_the_world_is_the_earlier_one() -> None:
+    cfg, taxonomy = world_config()
+    cfg["planted"] = {k: v for k, v in cfg["planted"].items() if k != "trend"}
+    world = generate_world(cfg, taxonomy, n_items=N_ITEMS)
+    assert {t: _digest(getattr(world, t)) for t in WITHOUT_TREND} == WITHOUT_TREND

@@ -6,9 +6,11 @@ depends on region, prevalence and category mix depend on metadata), it plants na
 that they do. Everything is vectorised numpy over integer codes, so 10 million items are cheap;
 the only Python loops run over config entries (levels, categories, text pools), never rows.
 
-This module only orders the steps: all draws share one random generator, so the order of the
-calls in `generate_world` is part of the world (tests/test_sample_world_digest.py pins it).
-Each step lives in the module that owns it: metadata, truth, texts, scores, annotations.
+This module only orders the steps: all draws of the period share one random generator, so the
+order of the calls in `draw_part` is part of the world (tests/test_sample_world_digest.py pins
+it); the weeks of history before the period (`planted.trend`) are drawn the same way with a
+generator of their own, so the period's items do not depend on them. Each step lives in the
+module that owns it: metadata, truth, texts, scores, annotations, trend.
 """
 
 from __future__ import annotations
@@ -101,7 +103,10 @@ def generate_world(
     if spec:
         history = np.random.default_rng([root, 1])
         size = history_size(conf, n)
-        parts.insert(0, draw_part(history, conf, history_times(history, conf, size),
+        # annotation.max_items caps the whole world: the history gets what the period left
+        left = conf["annotation"]["max_items"] - parts[0].annotations["item_id"].nunique()
+        earlier = {**conf, "annotation": {**conf["annotation"], "max_items": max(left, 0)}}
+        parts.insert(0, draw_part(history, earlier, history_times(history, conf, size),
                                   categories))
         effects = np.random.default_rng([root, 2])
         for part in parts:
