@@ -269,3 +269,37 @@ def test_bad_trend_settings_are_config_errors() -> None:
         _run(table, scores, replace(CFG, models=["m9"]))
     with pytest.raises(ConfigError, match=r"trend\.time_column='day'"):
         _run(table, scores, replace(CFG, time_column="day"))
+
+
+def test_reviewers_are_audited_against_the_annotators_majority() -> None:
+    """Gold reviewers against the majority of raw judgments on the items both labelled;
+    judgments without a time column are dated by their item (text item ids in the
+    annotations still match integer ids in gold)."""
+    rng = np.random.default_rng(5)
+    table, scores = _history(rng, 6, 500)
+    table["reviewer"] = rng.choice(["r1", "r2"], len(table))
+    audited = rng.choice(len(table), 600, replace=False)
+    truth = table["label"].to_numpy()[audited]
+    votes = np.where(rng.random((600, 3)) < 0.85, truth[:, None], 1 - truth[:, None])
+    notes = pd.DataFrame({"item_id": np.repeat(table["item_id"].to_numpy()[audited], 3)
+                          .astype(str), "annotator_id": np.tile(["a", "b", "c"], 600),
+                          "label": votes.ravel().astype(np.int8)})
+    found = trend(table, scores, notes, CFG, SlicingConfig(), TAXONOMY,
+                  thresholds={"m1": 0.5, "m2": 0.5}, level=0.95, seed=1)
+    qa = found.table[found.table["kind"] == "reviewer"]
+    majority = (votes.sum(axis=1) >= 2).astype(int)
+    week = ((table["created_at"] - pd.Timestamp("2026-01-05")).dt.days // 7).to_numpy()
+    for who in ("r1", "r2"):
+        mine = (table["reviewer"].to_numpy()[audited] == who) & (week[audited] == 2)
+        row = qa[(qa["subject"] == who) & (qa["period_index"] == 2)].set_index("metric")
+        gold = table["label"].to_numpy()[audited][mine]
+        assert row.loc["agreement", "denominator"] == mine.sum()
+        assert row.loc["agreement", "numerator"] == (gold == majority[mine]).sum()
+        assert row.loc["kappa", "value"] == pytest.approx(cohen_kappa_score(majority[mine],
+                                                                            gold))
+        volume = ((table["reviewer"] == who).to_numpy() & (week == 2)).sum()
+        assert row.loc["volume", "value"] == volume
+    judged = found.table[(found.table["kind"] == "annotator") & (found.table["metric"]
+                                                                  == "volume")]
+    assert judged.groupby("period_index")["value"].sum().to_dict() == {
+        w: 3 * int((week[audited] == w).sum()) for w in range(6)}

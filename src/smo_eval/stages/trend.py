@@ -24,7 +24,14 @@ from smo_eval.slicekey import from_json, select, to_json
 from smo_eval.stages.trend_detect import ALARM, Detection, detect
 from smo_eval.stages.trend_kpi import count_periods, kpi_frame, targets
 from smo_eval.stages.trend_periods import Calendar, GoldVersion, calendar, units, version_calendar
-from smo_eval.stages.trend_qa import Judged, annotators, majority, qa_frame, reviewers
+from smo_eval.stages.trend_qa import (
+    Judged,
+    annotators,
+    majority,
+    positions,
+    qa_frame,
+    reviewers,
+)
 from smo_eval.taxonomy import Taxonomy
 
 TABLE_COLUMNS = ["period", "period_index", "period_start", "kind", "subject", "slice",
@@ -123,9 +130,11 @@ def _periods(table: pd.DataFrame, annotations: pd.DataFrame | None, cfg: TrendCo
     if cfg.qa_time_column in notes.columns:
         note_times = notes[cfg.qa_time_column]
     else:  # judgments dated by their item
-        times = pd.Series(table[cfg.time_column].to_numpy(),
-                          index=table["item_id"].astype("string"))
-        note_times = pd.Series(times.reindex(notes["item_id"].astype("string")).to_numpy())
+        at = positions(pd.Index(table["item_id"]), notes["item_id"]) if len(notes) else \
+            np.zeros(0, dtype=np.int64)
+        times = table[cfg.time_column].to_numpy()
+        note_times = pd.Series(times[np.maximum(at, 0)] if len(times) else times[:0]).where(
+            pd.Series(at >= 0))
     arrays = [units(table[cfg.time_column], cfg.period), units(table[qa_column], cfg.period),
               units(note_times, cfg.period)]
     cal, found = calendar(arrays, cfg.period, [cfg.time_column, qa_column])

@@ -38,13 +38,21 @@ class Judged:
 
 
 def majority(annotations: pd.DataFrame) -> pd.Series:
-    """Majority label per item of the raw judgments (-1 on a tie), indexed by item id (text)."""
-    votes = annotations.assign(item=annotations["item_id"].astype("string"),
-                               pos=annotations["label"].astype(np.int64))
-    grouped = votes.groupby("item", sort=False)["pos"].agg(["sum", "count"])
+    """Majority label per item of the raw judgments (-1 on a tie), indexed by item id."""
+    label = annotations["label"].astype(np.int64)
+    grouped = label.groupby(annotations["item_id"].to_numpy(), sort=False).agg(["sum", "count"])
     pos, total = grouped["sum"].to_numpy(), grouped["count"].to_numpy()
     ref = np.where(2 * pos > total, 1, np.where(2 * pos < total, 0, -1))
     return pd.Series(ref, index=grouped.index)
+
+
+def positions(index: pd.Index, keys: pd.Series) -> np.ndarray:
+    """Where each key sits in `index` (-1: absent), on the native dtype (ingest aligns the
+    tables' item ids), and as text only when that finds none."""
+    found = index.get_indexer(keys.to_numpy())
+    if len(index) and not (found >= 0).any():
+        found = index.astype("string").get_indexer(keys.astype("string").to_numpy())
+    return np.asarray(found)
 
 
 def leave_one_out(annotations: pd.DataFrame) -> np.ndarray:
@@ -60,9 +68,11 @@ def leave_one_out(annotations: pd.DataFrame) -> np.ndarray:
 
 def reviewers(table: pd.DataFrame, reference: pd.Series, period: np.ndarray) -> Judged:
     """Gold reviewers against the annotators' majority on the items both labelled."""
-    ref = reference.reindex(table["item_id"].astype("string").to_numpy()).fillna(-1)
+    at = positions(pd.Index(reference.index), table["item_id"])
+    ref = np.where(at >= 0, reference.to_numpy()[np.maximum(at, 0)] if len(reference) else -1,
+                   -1)
     return Judged("reviewer", table["reviewer"].astype("string"), period,
-                  table["label"].to_numpy().astype(np.int64), ref.to_numpy().astype(np.int64))
+                  table["label"].to_numpy().astype(np.int64), ref.astype(np.int64))
 
 
 def annotators(annotations: pd.DataFrame, period: np.ndarray) -> Judged:
