@@ -135,8 +135,9 @@ def _periods(table: pd.DataFrame, annotations: pd.DataFrame | None, cfg: TrendCo
         times = table[cfg.time_column].to_numpy()
         note_times = pd.Series(times[np.maximum(at, 0)] if len(times) else times[:0]).where(
             pd.Series(at >= 0))
-    arrays = [units(table[cfg.time_column], cfg.period), units(table[qa_column], cfg.period),
-              units(note_times, cfg.period)]
+    model_units = units(table[cfg.time_column], cfg.period)
+    arrays = [model_units, model_units if qa_column == cfg.time_column else
+              units(table[qa_column], cfg.period), units(note_times, cfg.period)]
     cal, found = calendar(arrays, cfg.period, [cfg.time_column, qa_column])
     for name, index, what in ((cfg.time_column, found[0], "gold items"),
                               (qa_column, found[1], "gold items (QA)"),

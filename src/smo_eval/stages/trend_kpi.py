@@ -43,7 +43,7 @@ class PeriodCounts:
 
 
 def _periodic(index: SliceIndex, period: np.ndarray, n_periods: int,
-              rows: np.ndarray) -> SliceIndex:
+              rows: np.ndarray | slice) -> SliceIndex:
     """The slice index with the period as an outer factor, over the rows kept."""
     cells = period[rows].astype(np.int64) * index.n_cells + index.cell_of_row[rows]
     membership = sparse.kron(sparse.identity(n_periods, format="csr"), index.membership,
@@ -58,7 +58,8 @@ def count_periods(table: pd.DataFrame, scores: pd.DataFrame, models: Sequence[st
     """Count every model's confusion cells per period and slice (rows with period -1 and
     unscored rows are not counted; the caller says how many)."""
     index, notices = build_slice_index(table, dimensions, crosses)
-    rows = np.flatnonzero(period >= 0)
+    dated = period >= 0
+    rows: np.ndarray | slice = slice(None) if dated.all() else np.flatnonzero(dated)
     periodic = _periodic(index, period, n_periods, rows)
     n_slices = len(index.keys)
     items = periodic.aggregate(np.bincount(periodic.cell_of_row, minlength=periodic.n_cells)

@@ -91,7 +91,11 @@ def calendar(unit_arrays: Sequence[np.ndarray], period: str,
             f"{_label(_start(first, period), period)} to {_label(_start(last, period), period)} "
             f"(at most {MAX_PERIODS:,}); check for stray dates or use a longer trend.period")
     starts = [_start(first + i, period) for i in range(n)]
-    indices = [np.where(u != MISSING, u - first, -1) for u in unit_arrays]
+    shifted: dict[int, np.ndarray] = {}  # the same array twice is shifted once
+    for u in unit_arrays:
+        if id(u) not in shifted:
+            shifted[id(u)] = np.where(u != MISSING, u - first, -1)
+    indices = [shifted[id(u)] for u in unit_arrays]
     return Calendar(period, [_label(s, period) for s in starts], starts), indices
 
 
