@@ -18,6 +18,7 @@ import pytest
 
 from smo_eval.report.browser import Page, find_browser
 from smo_eval.slicekey import to_json
+from tests.cli_helpers import invoke
 from tests.settings import config, planted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,3 +160,48 @@ def test_trend_section_draws_its_charts_in_chromium(world: Path, lang: str) -> N
     md = (world / "outputs/report/report.md").read_text(encoding="utf-8")
     assert {"en": "## KPI trends and change alarms (ran)",
             "zh": "## KPI 趋势与变化告警 (已运行)"}[lang] in md
+
+
+def test_gold_versions_as_periods(project: Path) -> None:
+    """trend.period=gold_version: each gold item's period is the first store version that
+    holds it; a new version is a new period (the store's manifest is a lineage input)."""
+    invoke("sample", "sample.n_items=3000", "mlflow.enabled=false")
+    gold = pd.read_parquet(project / "data/sample/gold.parquet").sort_values("labeled_at")
+    cuts = [len(gold) // 3, 2 * len(gold) // 3, len(gold)]
+    inputs = ["data.items=data/sample/items.parquet", "data.predictions=preds.parquet",
+              "data.gold=gold:latest", "trend.period=gold_version", "mlflow.enabled=false"]
+    predictions = pd.read_parquet(project / "data/sample/predictions.parquet")
+
+    def deliver(number: int, cut: int) -> None:
+        """A cumulative gold version, and the scores of the items it holds."""
+        gold.iloc[:cut].to_parquet(project / f"d{number}.parquet", index=False)
+        invoke("gold", "ingest", f"d{number}.parquet", "--name", f"delivery-{number}",
+               "mlflow.enabled=false")
+        predictions[predictions["item_id"].isin(gold["item_id"].iloc[:cut])].to_parquet(
+            project / "preds.parquet", index=False)
+
+    deliver(1, cuts[0])
+    deliver(2, cuts[1])
+    invoke("trend", *inputs)
+    table = pd.read_parquet(project / "outputs/trend/trend.parquet")
+    overall = table[(table["subject"] == "v1") & (table["slice"] == "overall")
+                    & (table["metric"] == "recall")]
+    assert overall["period"].tolist() == ["delivery-1", "delivery-2"]
+    positives = gold["label"].to_numpy() == 1
+    assert overall["denominator"].tolist() == [int(positives[:cuts[0]].sum()),
+                                               int(positives[cuts[0]:cuts[1]].sum())]
+    deliver(3, cuts[2])
+    invoke("trend", *inputs)
+    table = pd.read_parquet(project / "outputs/trend/trend.parquet")
+    assert list(table.sort_values("period_index")["period"].drop_duplicates()) == [
+        "delivery-1", "delivery-2", "delivery-3"]
+
+
+def test_trend_without_its_time_column_is_skipped_and_says_why(project: Path) -> None:
+    invoke("sample", "sample.n_items=2000", "mlflow.enabled=false")
+    out = invoke("trend", "trend.time_column=posted_at", "mlflow.enabled=false")
+    assert "trend skipped: the evaluation table has no 'posted_at' column" in out
+    metrics = json.loads((project / "outputs/trend/metrics.json").read_text(encoding="utf-8"))
+    assert metrics["alarms"] == 0 and "posted_at" in metrics["skipped"]
+    assert not (project / "outputs/trend/trend.csv").exists()
+    invoke("trend", "trend.detect.metrics=[auc]", "mlflow.enabled=false", code=2)
