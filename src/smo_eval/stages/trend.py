@@ -79,7 +79,7 @@ def trend(table: pd.DataFrame, scores: pd.DataFrame, annotations: pd.DataFrame |
     for model in models:
         unscored = int(np.isnan(scores[model].to_numpy()[dated]).sum())
         if unscored:
-            notices.append(f"trend: {model} scored none of {unscored:,} dated gold items: "
+            notices.append(f"trend: {model} has no score for {unscored:,} dated gold items: "
                            "they are not in its KPIs (evaluate/coverage.csv)")
     frames = [kpi_frame(counts, level=level, goals=targets(taxonomy),
                         period_labels=cal.labels, period_starts=cal.starts)]
@@ -92,8 +92,11 @@ def trend(table: pd.DataFrame, scores: pd.DataFrame, annotations: pd.DataFrame |
         judged.append(annotators(annotations, note_period))
     frames.append(qa_frame(judged, level=level, period_labels=cal.labels,
                            period_starts=cal.starts))
-    long = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    return _detected(long, cal, cfg, seed, notices)
+    found = [f for f in frames if len(f)]
+    if not found:
+        raise ConfigError("trend: no period has a scored gold item or an audited judgment "
+                          "(every model's scores are missing for the dated items)")
+    return _detected(pd.concat(found, ignore_index=True), cal, cfg, seed, notices)
 
 
 def _check(cfg: TrendConfig, models: list[str], known: list[str]) -> None:
