@@ -23,15 +23,15 @@ from smo_eval.operating_point import Threshold
 from smo_eval.slicekey import from_json, select, to_json
 from smo_eval.stages.trend_detect import ALARM, Detection, detect
 from smo_eval.stages.trend_kpi import count_periods, kpi_frame, targets
-from smo_eval.stages.trend_periods import Calendar, GoldVersion, calendar, units, version_calendar
-from smo_eval.stages.trend_qa import (
-    Judged,
-    annotators,
-    majority,
+from smo_eval.stages.trend_periods import (
+    Calendar,
+    GoldVersion,
+    calendar,
     positions,
-    qa_frame,
-    reviewers,
+    units,
+    version_calendar,
 )
+from smo_eval.stages.trend_qa import Judged, annotators, majority, qa_frame, reviewers
 from smo_eval.taxonomy import Taxonomy
 
 TABLE_COLUMNS = ["period", "period_index", "period_start", "kind", "subject", "slice",

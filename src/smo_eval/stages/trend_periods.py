@@ -99,6 +99,15 @@ def calendar(unit_arrays: Sequence[np.ndarray], period: str,
     return Calendar(period, [_label(s, period) for s in starts], starts), indices
 
 
+def positions(index: pd.Index, keys: pd.Series) -> np.ndarray:
+    """Where each key sits in `index` (-1: absent), on the native dtype (ingest aligns the
+    tables' item ids), and as text only when that finds none."""
+    found = index.get_indexer(keys.to_numpy())
+    if len(index) and not (found >= 0).any():
+        found = index.astype("string").get_indexer(keys.astype("string").to_numpy())
+    return np.asarray(found)
+
+
 def version_calendar(versions: Sequence[GoldVersion], item_ids: Sequence[pd.Series]
                      ) -> tuple[Calendar, list[np.ndarray]]:
     """Periods from gold versions in store order: each item belongs to the first version that
@@ -110,10 +119,9 @@ def version_calendar(versions: Sequence[GoldVersion], item_ids: Sequence[pd.Seri
     labels = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
     indices = []
     for ids in item_ids:
-        key = ids.astype("string").to_numpy()
-        out = np.full(len(key), -1, dtype=np.int64)
+        out = np.full(len(ids), -1, dtype=np.int64)
         for index, version in enumerate(versions):
-            found = pd.Index(version.item_ids.astype("string").unique()).get_indexer(key) >= 0
+            found = positions(pd.Index(version.item_ids.unique()), ids) >= 0
             out[(out < 0) & found] = index
         indices.append(out)
     calendar_ = Calendar("gold_version", labels, [v.stored for v in versions])

@@ -22,6 +22,7 @@ import pandas as pd
 from smo_eval.engine.intervals import clopper_pearson
 from smo_eval.slicekey import OVERALL, to_json
 from smo_eval.stages.agreement import cohen_kappa
+from smo_eval.stages.trend_periods import positions
 
 OVERALL_JSON = to_json(())
 
@@ -44,15 +45,6 @@ def majority(annotations: pd.DataFrame) -> pd.Series:
     pos, total = grouped["sum"].to_numpy(), grouped["count"].to_numpy()
     ref = np.where(2 * pos > total, 1, np.where(2 * pos < total, 0, -1))
     return pd.Series(ref, index=grouped.index)
-
-
-def positions(index: pd.Index, keys: pd.Series) -> np.ndarray:
-    """Where each key sits in `index` (-1: absent), on the native dtype (ingest aligns the
-    tables' item ids), and as text only when that finds none."""
-    found = index.get_indexer(keys.to_numpy())
-    if len(index) and not (found >= 0).any():
-        found = index.astype("string").get_indexer(keys.astype("string").to_numpy())
-    return np.asarray(found)
 
 
 def leave_one_out(annotations: pd.DataFrame) -> np.ndarray:
