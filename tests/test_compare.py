@@ -20,9 +20,10 @@ from smo_eval.engine.counting import count_model
 from smo_eval.engine.paired import count_paired, mcnemar_exact, split_cells
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.sample import generate_world
+from smo_eval.sample.trend import history_size
 from smo_eval.stages.compare import COLUMNS, compare
 from smo_eval.taxonomy import Taxonomy
-from tests.settings import config, plain
+from tests.settings import config, plain, world_config
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-m", "smo_eval.cli"]
@@ -104,7 +105,8 @@ def test_cli_finds_planted_regression_and_writes_flips(project: Path) -> None:
     flips = pd.read_csv(out / "flips.csv")
     assert set(flips.loc[flips["flip"] == "new_miss", "item_id"]) == set(misses["item_id"])
     assert set(flips.loc[flips["flip"] == "new_false_flag", "item_id"]) == set(flags["item_id"])
-    assert "text" in flips.columns and len(items) == 20000
+    assert "text" in flips.columns and len(items) == 20000 + history_size(world_config()[0],
+                                                                          20000)
     sev = flips["severity"].to_numpy()
     finite = sev[~np.isnan(sev)]
     assert (np.diff(finite) >= 0).all()  # most severe first
@@ -143,8 +145,9 @@ def test_bh_is_applied_across_decidable_tests_and_coverage_counts_one_sided_item
     scores.loc[100:129, "v1"] = np.nan
     result = compare(table, scores, _compare_cfg(), _conf("slicing"), seed=2)
     cov = result.coverage.iloc[0]
-    assert (cov["n_baseline_only"], cov["n_candidate_only"], cov["n_both"]) == (100, 30, 7870)
-    assert result.table.loc[result.table["slice"] == "overall", "n"].iloc[0] == 7870
+    both = len(table) - 130  # the period's 8,000 items and the weeks of history before them
+    assert (cov["n_baseline_only"], cov["n_candidate_only"], cov["n_both"]) == (100, 30, both)
+    assert result.table.loc[result.table["slice"] == "overall", "n"].iloc[0] == both
     decided = result.table[result.table["verdict"] != "insufficient_evidence"]
     p = decided["p_value"].to_numpy()
     order = np.argsort(p)

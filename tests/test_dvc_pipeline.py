@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from smo_eval.sample.trend import history_size
 from tests.conftest import ROOT
+from tests.settings import world_config
 
 BIN = Path(sys.executable).parent
 FAST = ["sample.n_items=8000", "report.png=false", "drift.evidently.enabled=false"]
+# The period's 8,000 items and the weeks of history before them (planted.trend).
+ITEMS = 8000 + history_size(world_config()[0], 8000)
 DVC = shutil.which("dvc", path=str(BIN)) or "dvc"
 
 
@@ -60,7 +64,7 @@ def test_dvc_repro_on_a_fresh_clone(clone: tuple[Path, dict[str, str]]) -> None:
     values = next(iter(metrics.values()))["data"]["outputs/evaluate/metrics.json"]["data"]
     drift = next(iter(metrics.values()))["data"]["outputs/drift/metrics.json"]["data"]
     assert drift["drift/language/jensenshannon"] > 0
-    assert 0 < values["v2"]["recall"] < 1 and values["v1"]["n"] == 8000
+    assert 0 < values["v2"]["recall"] < 1 and values["v1"]["n"] == ITEMS
     plots = json.loads(_run([DVC, "plots", "show", "--json"], target, env))
     rendered = plots["data"]
     assert {"outputs/evaluate/curves/roc/v1.csv", "outputs/evaluate/curves/pr/v2.csv",
@@ -114,7 +118,7 @@ def test_dvc_exp_run_with_a_hydra_override(clone: tuple[Path, dict[str, str]]) -
     assert experiments and all(row["passed"] == "0" for row in experiments)
     metrics = json.loads((target / "outputs/evaluate/metrics.json").read_text())
     slices = (target / "outputs/evaluate/slice_metrics.csv").read_text()
-    assert ",0.6," in slices and metrics["v1"]["n"] == 8000
+    assert ",0.6," in slices and metrics["v1"]["n"] == ITEMS
     # `--only-changed` compares the two: evaluate's headline metrics for both rows.
     changed = list(csv.DictReader(io.StringIO(_run(
         [DVC, "exp", "show", "--no-pager", "--csv", "--only-changed"], target, env))))

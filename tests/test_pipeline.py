@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from smo_eval.sample.trend import history_size
 from tests.conftest import run_cli
+from tests.settings import world_config
 
 SMALL = ["sample.n_items=6000"]
 
@@ -75,4 +77,4 @@ def test_evaluate_runs_alone_when_ingest_is_absent_or_stale(project: Path) -> No
     stale = run_cli("evaluate", "sample.n_items=5000", off)
     assert "validated in-process" in stale.output
     n = pd.read_csv(project / "outputs/evaluate/slice_metrics.csv").query("slice == 'overall'")
-    assert set(n["n"]) == {5000}
+    assert set(n["n"]) == {5000 + history_size(world_config()[0], 5000)}  # + weeks before

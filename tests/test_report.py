@@ -151,7 +151,8 @@ def test_missing_stages_are_marked_not_run(tables: dict[str, object]) -> None:
     report = build_report(core, CONFIG)
     status = {s.key: s.ran for s in report.sections}
     assert status == {"gate": False, "kpi": True, "heatmaps": True, "comparison": False,
-                      "errors": False, "labels": False, "drift": False, "curves": True}
+                      "errors": False, "labels": False, "drift": False, "trend": False,
+                      "curves": True}
     md = to_markdown(report)
     assert "## Model comparison (not run)" in md
     assert "Run `smo-eval compare`" in md
@@ -241,7 +242,7 @@ def test_chinese_report_renders_in_chromium(world: Path) -> None:
         lang = page.evaluate("document.documentElement.lang")
     assert headings == ["摘要", "建议", "发布门禁", "各风险类别的 KPI 与目标", "模型薄弱环节",
                         "模型对比", "错误分析", "标注质量", "数据漂移与新兴词汇",
-                        "校准、精确率-召回率与分数分布"]
+                        "KPI 趋势与变化告警", "校准、精确率-召回率与分数分布"]
     assert lang == "zh-CN"
     md = (world / "outputs/report/report.md").read_text(encoding="utf-8")
     assert md.startswith("# 内容安全风险评估报告") and "## 模型对比 (已运行)" in md

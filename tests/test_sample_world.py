@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn.metrics import roc_auc_score
 
 from smo_eval.sample import SampleWorld, generate_world
+from smo_eval.sample.trend import history_size
 from tests.settings import world_config
 
 ROOT = Path(__file__).parents[1]
@@ -97,7 +98,7 @@ def test_plain_dict_config_gives_the_same_world(cfg: DictConfig, taxonomy: DictC
 
 def test_schema_and_compact_dtypes(world: SampleWorld, cfg: DictConfig) -> None:
     items, gold, preds, truth = world.items, world.gold, world.predictions, world.truth
-    n = cfg.n_items
+    n = cfg.n_items + history_size(cfg, cfg.n_items)  # the period's items and the history's
     assert items["item_id"].dtype == np.int64
     assert items["item_id"].tolist() == list(range(1, n + 1))
     for column in ("region", "language", "content_type", "surface", "creator_tier",
@@ -119,11 +120,15 @@ def test_metadata_covers_regions_languages_and_period(world: SampleWorld, cfg: D
     assert items["region"].nunique() >= 6
     assert items["language"].nunique() >= 6
     assert set(items["content_type"].unique()) == {"UGC", "PGC"}
-    assert items["created_at"].min() >= pd.Timestamp(cfg.period.start)
+    history = cfg.planted.trend.history.weeks
+    start = pd.Timestamp(cfg.period.start)
+    assert items["created_at"].min() >= start - pd.Timedelta(weeks=history)
     assert items["created_at"].max() < pd.Timestamp(cfg.period.end) + pd.Timedelta(days=1)
     assert items["created_at"].is_monotonic_increasing
-    weeks = items["created_at"].dt.isocalendar().week.nunique()
-    assert weeks == 6
+    weeks = items["created_at"].dt.isocalendar().week
+    assert weeks.nunique() == 6 + history
+    period = (items["created_at"] >= start).sum()
+    assert period == cfg.n_items and len(items) - period == history_size(cfg, cfg.n_items)
 
 
 def test_language_depends_on_region(world: SampleWorld) -> None:
@@ -171,7 +176,8 @@ def test_every_item_scored_by_both_models_and_v2_better_overall(
     world: SampleWorld, frame: pd.DataFrame, cfg: DictConfig
 ) -> None:
     counts = world.predictions.groupby("model", observed=True)["item_id"].nunique()
-    assert counts.to_dict() == {m: cfg.n_items for m in cfg.models}
+    total = cfg.n_items + history_size(cfg, cfg.n_items)
+    assert counts.to_dict() == {m: total for m in cfg.models}
     assert world.predictions["score"].between(0, 1).all()
     champion, challenger = list(cfg.models)
     auc = {m: roc_auc_score(frame["label"], frame[m]) for m in (champion, challenger)}
@@ -254,7 +260,8 @@ def test_label_errors_match_share_and_scores_follow_truth(
 def test_annotations_subset_and_careless_annotator(world: SampleWorld, cfg: DictConfig) -> None:
     ann = world.annotations.merge(world.truth, on="item_id")
     n_items = ann["item_id"].nunique()
-    assert n_items == round(cfg.annotation_share * cfg.n_items)
+    assert n_items == round(cfg.annotation_share * cfg.n_items) + round(
+        cfg.annotation_share * history_size(cfg, cfg.n_items))
     per_item = ann.groupby("item_id")["annotator_id"].nunique()
     assert (per_item == cfg.annotation.per_item).all()
     assert ann["annotator_id"].nunique() == 8
@@ -283,7 +290,9 @@ def test_drift_between_reference_and_current_windows(frame: pd.DataFrame, cfg: D
         inclusive="left",
     )
     current = created >= pd.Timestamp(drift.current[0])
-    assert (reference | current).all() and not (reference & current).any()
+    history = created < pd.Timestamp(cfg.period.start)  # the weeks before, for `trend`
+    assert (reference | current | history).all() and not (reference & current).any()
+    assert not (history & (reference | current)).any()
 
     mix = drift.language_mix
     is_lang = frame["language"] == mix.language

@@ -28,6 +28,7 @@ from smo_eval.config.schema_stages import (
     EvaluateConfig,
     LabelsConfig,
 )
+from smo_eval.config.schema_trend import TrendConfig
 
 SCHEMA_NAME = "smo_eval_schema"
 
@@ -45,6 +46,8 @@ class Config:
     errors: ErrorsConfig = section(ErrorsConfig, "Where and why models fail.")
     labels: LabelsConfig = section(LabelsConfig, "Label quality, gold store, case database.")
     drift: DriftConfig = section(DriftConfig, "What changed between two windows.")
+    trend: TrendConfig = section(TrendConfig, "KPIs per period against targets, change "
+                                 "detection.")
     gate: GateConfig = section(GateConfig, "The release gate.")
     report: ReportConfig = section(ReportConfig, "The risk assessment report.")
     experiment: ExperimentConfig = section(ExperimentConfig, "Improvement experiments.")

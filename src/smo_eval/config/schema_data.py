@@ -151,7 +151,8 @@ class SampleConfig:
     """The deterministic synthetic world written by `smo-eval sample` (values in
     the packaged `preset/sample.yaml`; the world's parameters are free-form maps)."""
 
-    n_items: int = setting(60000, "Gold items in the world.", bounds=(100, None))
+    n_items: int = setting(60000, "Gold items in the world's period; planted.trend.history adds "
+                           "earlier weeks.", bounds=(100, None))
     seed: int = setting(7, "Seed of the world (independent of the top-level seed).")
     out_dir: str = setting("data/sample", "Folder the world's four tables are written to.")
     annotation_share: float = setting(0.04, "Share of items judged by several annotators.",

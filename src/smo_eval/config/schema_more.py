@@ -139,16 +139,17 @@ class RegistryConfig:
 
 
 CHECK_KINDS = ("floor", "ceiling", "support", "non_regression", "agreement", "drift",
-               "coverage", "borderline")
+               "coverage", "borderline", "trend")
 
 
 @dataclass
 class CheckSpec:
     kind: str = setting("floor", "floor, ceiling, support, non_regression, agreement, drift, "
-                        "coverage or borderline (ceiling `max` on the flag rate of borderline "
-                        "items, evaluate/borderline.csv).", choices=CHECK_KINDS)
+                        "coverage, borderline (ceiling `max` on the flag rate of borderline "
+                        "items, evaluate/borderline.csv) or trend.", choices=CHECK_KINDS)
     metric: str | None = setting(None, "Metric judged (floor/ceiling/agreement).")
-    metrics: list[str] = setting(help="Metrics judged (non_regression).",
+    metrics: list[str] = setting(help="Metrics judged (non_regression; trend: recall, "
+                                 "precision, fpr or agreement).",
                                  factory=lambda: ["recall", "fpr"])
     min: Any = setting(None, "Floor: a number, or `target` (the taxonomy's target_recall).")
     max: Any = setting(None, "Ceiling: a number, or `target` (the taxonomy's max_fpr).")
@@ -176,6 +177,11 @@ class CheckSpec:
     drift_kind: str | None = setting(None, "drift: rows of this kind (metadata, score, gold).")
     columns: list[str] = setting(help="drift: column globs.", factory=lambda: ["*"])
     alarms: bool = setting(False, "drift: fail on drift's own alarm flag instead of `max`.")
+    periods: int = setting(1, "trend: fail when a series was in alarm in any of its last this "
+                           "many periods with data.", bounds=(1, None))
+    subjects: list[str] = setting(
+        help="trend: models or QA reviewers whose series are judged (empty: the candidate).",
+        factory=list)
 
 
 @dataclass

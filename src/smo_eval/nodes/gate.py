@@ -99,6 +99,7 @@ def gather(ctx: StageContext, data: Any, needed: set[str], candidate: str,
         "drift": lambda: ctx.read("drift.drift", when_missing="skip"),
         "borderline": lambda: (ctx.read("evaluate.borderline")
                                if data.borderline is not None else None),
+        "trend": lambda: _trend(ctx),
     }
     for source, compute in sources.items():
         if source not in needed or (source == "comparison" and candidate == baseline):
@@ -111,6 +112,15 @@ def gather(ctx: StageContext, data: Any, needed: set[str], candidate: str,
             tables.errors[source] = (str(exc) if isinstance(exc, SmoEvalError)
                                      else f"{type(exc).__name__}: {exc}")
     return tables
+
+
+def _trend(ctx: StageContext) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """trend's series and alarms (None when trend never ran or was skipped)."""
+    series = ctx.read("trend.series", when_missing="skip")
+    alarms = ctx.read("trend.alarms", when_missing="skip")
+    if series is None or alarms is None:
+        return None
+    return series, alarms
 
 
 def _evaluate_candidate(ctx: StageContext, data: Any, candidate: str) -> pd.DataFrame:

@@ -29,6 +29,7 @@ TABLES = {
     "labels_metrics": "labels.metrics", "drift_tests": "drift.drift",
     "performance_estimate": "drift.performance_estimate",
     "emerging_terms": "drift.emerging_terms", "drift": "drift.summary",
+    "trend": "trend.trend", "trend_alarms": "trend.alarms", "trend_metrics": "trend.metrics",
     "gate": "gate.verdict", "gold_impact": "gold.impact", "gold_diff": "gold.diff",
     "case_conflicts": "cases.conflicts",
     "policy_confusion": "evaluate.policy_confusion", "borderline": "evaluate.borderline",

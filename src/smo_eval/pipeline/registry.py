@@ -61,6 +61,13 @@ def _ingest_files(config: Any) -> dict[str, str | None]:
     return dict(config.data.input_paths())
 
 
+def _trend_files(config: Any) -> dict[str, str | None]:
+    """The gold store's manifest when periods are gold versions (its versions are read)."""
+    if config.trend.period != "gold_version":
+        return {}
+    return {"gold_manifest": f"{config.labels.gold.store.rstrip('/')}/manifest.json"}
+
+
 def _drift_files(config: Any) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in ("reference_data", "current_data"):
@@ -211,11 +218,27 @@ STAGES: tuple[Stage, ...] = (
                   "Evidently's HTML report"),
         )),
     Stage(
+        "trend", "KPIs and QA quality per period against targets, with change detection that "
+        "holds the false-alarm rate across all series.", "smo-eval trend trend.period=month",
+        params=("trend", "slicing", "taxonomy", "evaluate.ci", "seed"), reads=(DATASET,),
+        operating_point=True, files=_trend_files,
+        key_settings=("trend.period", "trend.detect.level"),
+        outputs=(
+            _table("trend.trend", "trend/trend",
+                   "one row per period, model or QA person, slice and metric"),
+            Entry("trend.series", "trend/series.csv", "csv",
+                  "one row per monitored series: state, baseline, limit"),
+            Entry("trend.alarms", "trend/alarms.csv", "csv",
+                  "one row per alarm: series, change period, first alarm period"),
+            Entry("trend.metrics", "trend/metrics.json", "json", "headline trend numbers",
+                  dvc="metric"),
+        )),
+    Stage(
         "gate", "Release gate: one verdict from the declared checks (exit 0 pass, 1 fail, "
         "2 could not run).", "smo-eval gate gate=release gate.candidate=v2",
         params=("gate", "taxonomy", "compare.baseline", "compare.candidates"),
         reads=(DATASET, "evaluate.slice_metrics", "compare.comparison?", "labels.agreement?",
-               "drift.drift?", "evaluate.borderline?"),
+               "drift.drift?", "evaluate.borderline?", "trend.series?", "trend.alarms?"),
         key_settings=("gate.name", "gate.candidate", "gate.baseline"),
         # DVC records the verdict (gate/metrics.json) rather than failing the pipeline;
         # `smo-eval verdict` turns it into CI's exit code.
@@ -240,8 +263,9 @@ STAGES: tuple[Stage, ...] = (
                "labels.annotators?", "labels.annotator_pairs?", "labels.label_issues?",
                "labels.label_issue_rates?", "labels.metrics?", "drift.drift?",
                "drift.performance_estimate?", "drift.emerging_terms?", "drift.summary?",
-               "gate.verdict?", "gold.impact?", "gold.diff?", "cases.conflicts?",
-               "evaluate.policy_confusion?", "evaluate.borderline?"),
+               "trend.trend?", "trend.alarms?", "trend.metrics?", "gate.verdict?",
+               "gold.impact?", "gold.diff?", "cases.conflicts?", "evaluate.policy_confusion?",
+               "evaluate.borderline?"),
         key_settings=("report.lang",),
         outputs=(
             Entry("report.html", "report/report.html", "text", "the report page",

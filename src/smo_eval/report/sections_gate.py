@@ -81,6 +81,11 @@ def describe(build: Build, check: dict[str, Any]) -> str:
         metric = str(spec.metric or "flag_rate") + ("" if spec.bound == "point" else "_hi")
         return build.t("gate.describe.borderline", metric=build.msg.name(metric),
                        limit=cell("rate", spec.max), where=where)
+    if kind == "trend":
+        who = join(build, list(spec.subjects)) if spec.subjects else build.t("gate.candidate")
+        return build.t("gate.describe.trend", metrics=join(build, [build.msg.name(m)
+                                                                  for m in spec.metrics]),
+                       who=who, periods=spec.periods, where=where)
     columns = join(build, list(spec.columns))
     scope = build.msg.name(str(spec.drift_kind or "any"))
     if spec.alarms:

@@ -24,12 +24,13 @@ from smo_eval.report.sections_eval import curves, kpi
 from smo_eval.report.sections_gate import gate
 from smo_eval.report.sections_policy import policy_sections
 from smo_eval.report.sections_stages import comparison, drift, errors, labels
+from smo_eval.report.sections_trend import trend
 from smo_eval.report.sections_weak import heatmaps
 from smo_eval.taxonomy import Taxonomy
 
-SECTIONS = (gate, kpi, heatmaps, comparison, errors, labels, drift, curves)
+SECTIONS = (gate, kpi, heatmaps, comparison, errors, labels, drift, trend, curves)
 SUMMARY_KINDS = ("regression", "below_target", "careless_annotator", "drift", "emerging_term",
-                 "low_agreement", "language_threshold")
+                 "low_agreement", "language_threshold", "trend_alarm", "trend_qa_alarm")
 
 
 def build_report(tables: Mapping[str, Any], config: Config,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from smo_eval.config.schema_more import CheckSpec
 from smo_eval.errors import ConfigError
-from smo_eval.slicekey import OVERALL_KEY, from_json, value_of
+from smo_eval.slicekey import OVERALL_KEY, display, from_json, value_of
 from smo_eval.stages.gate.check_borderline import borderline
 from smo_eval.stages.gate.model import FAIL, INSUFFICIENT, PASS, GateTables, SliceOutcome
 from smo_eval.stages.gate.selection import chosen, keyed
@@ -280,8 +280,47 @@ def drift(spec: CheckSpec, tables: GateTables, taxonomy: Taxonomy, candidate: st
     return out
 
 
+def trend(spec: CheckSpec, tables: GateTables, taxonomy: Taxonomy, candidate: str,
+          baseline: str | None) -> Outcome:
+    """No alarm of the judged series (subjects x metrics x slices) in their last `periods`
+    periods with data; a series with too little data to monitor is insufficient evidence."""
+    if tables.trend is None:
+        return "trend did not run: no trend tables"
+    series, alarms = tables.trend
+    subjects = list(spec.subjects) or [candidate]
+    rows = series[series["subject"].astype(str).isin(subjects)
+                  & series["metric"].astype(str).isin(list(spec.metrics))]
+    keys = [from_json(str(k)) for k in rows["slice_key"]]
+    picked = set(chosen(keys, spec, taxonomy))
+    out = []
+    for key, row in zip(keys, rows.itertuples(index=False), strict=True):
+        if key not in picked:
+            continue
+        label = f"{row.subject} {row.metric} @ {display(key)}"
+        since = int(row.last_index) - spec.periods + 1
+        mine = alarms[(alarms["kind"].astype(str) == str(row.kind))
+                      & (alarms["subject"].astype(str) == str(row.subject))
+                      & (alarms["metric"].astype(str) == str(row.metric))
+                      & (alarms["slice_key"].astype(str) == str(row.slice_key))]
+        recent = mine[mine["end_index"].astype(int) >= since]
+        window = f"the last {spec.periods} period(s) up to {row.last_period}"
+        if str(row.state) == "not_enough_data":
+            status, reason = INSUFFICIENT, f"not monitored: {row.reason}"
+        elif len(recent):
+            r = recent.iloc[-1]
+            status = FAIL
+            reason = (f"{row.metric} alarm in {window}: changed from {r['change_period']} "
+                      f"(alarm raised {r['alarm_period']}), {r['baseline_value']:.4f} -> "
+                      f"{r['value_since_change']:.4f}")
+        else:
+            status, reason = PASS, f"no alarm in {window}"
+        out.append(SliceOutcome(key, status, number(row.cusum), number(row.limit), None, None,
+                                reason, metric=f"{row.metric} CUSUM", label=label))
+    return out
+
+
 CHECKS: dict[str, Callable[..., Outcome]] = {
     "floor": floor, "ceiling": ceiling, "support": support, "coverage": coverage,
     "non_regression": non_regression, "agreement": agreement, "drift": drift,
-    "borderline": borderline,
+    "borderline": borderline, "trend": trend,
 }

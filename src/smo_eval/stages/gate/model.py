@@ -92,6 +92,8 @@ class GateTables:
     drift: pd.DataFrame | None = None
     # evaluate's flag rates of borderline gold items (None without borderline labels).
     borderline: pd.DataFrame | None = None
+    # trend's series table and its alarms (trend/series.csv, trend/alarms.csv)
+    trend: tuple[pd.DataFrame, pd.DataFrame] | None = None
     coverage: dict[str, dict[str, int]] = field(default_factory=dict)
     # Source -> why it could not be read or computed: the checks reading it fail.
     errors: dict[str, str] = field(default_factory=dict)

@@ -13,7 +13,8 @@ from smo_eval.taxonomy import Taxonomy
 # Which table each kind reads.
 SOURCES = {"floor": "metrics", "ceiling": "metrics", "support": "metrics",
            "non_regression": "comparison", "agreement": "agreement", "drift": "drift",
-           "coverage": "metrics", "borderline": "borderline"}
+           "coverage": "metrics", "borderline": "borderline", "trend": "trend"}
+TREND_METRICS = ("recall", "precision", "fpr", "agreement")
 _REQUIRED = {"floor": ("metric", "min"), "ceiling": ("metric", "max"),
              "agreement": ("metric", "min"), "borderline": ("max",)}
 
@@ -34,6 +35,10 @@ def checks(gate: GateConfig) -> dict[str, CheckSpec]:
             raise ConfigError(f"{where} (non_regression) needs metrics")
         if spec.kind == "drift" and spec.max is None and not spec.alarms:
             raise ConfigError(f"{where} (drift) needs `max` or `alarms: true`")
+        wrong = [m for m in spec.metrics if m not in TREND_METRICS]
+        if spec.kind == "trend" and (wrong or not spec.metrics):
+            raise ConfigError(f"{where}.metrics={list(spec.metrics)}: trend alarms exist for "
+                              f"{', '.join(TREND_METRICS)}")
         for key in ("min", "max"):
             value = getattr(spec, key)
             if value is not None and value != "target" and not _is_number(value):

@@ -30,6 +30,10 @@ def describe(spec: CheckSpec) -> str:
     if kind == "borderline":
         bound = "" if spec.bound == "point" else " upper bound"
         return f"borderline {spec.metric or 'flag_rate'}{bound} <= {spec.max} on {where}"
+    if kind == "trend":
+        who = ", ".join(spec.subjects) or "the candidate"
+        return (f"no {', '.join(spec.metrics)} trend alarm of {who} in the last "
+                f"{spec.periods} periods on {where}")
     test = "no drift alarm" if spec.alarms else f"drift <= {spec.max}"
     return f"{test} for {spec.drift_kind or 'any'} columns {list(spec.columns)}"
 
