@@ -1,16 +1,13 @@
 """`trend` against `evaluate` on the same rows: 26 ISO weeks, the default slices (the sample
 preset's dimensions and crosses), two models. Both in memory, in this process, one after the
-other; the result rows give each one's time and peak memory and trend's as a ratio of
-evaluate's (the only comparison that means anything on a shared machine).
+other; the rows give each one's time and added memory, trend's as a ratio of evaluate's (the
+only comparison that means anything on a shared machine). Rows are built with numpy.
 
-A module of its own (`run(rows, workdir) -> list[dict]`, like the others) that builds its
-rows with numpy instead of the sample world, so it does not depend on the shared set-up that
-is being rewritten around a numpy reference.
+    python benchmarks/run.py --rows 1e6 --big 0 --only --also trend
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -62,34 +59,33 @@ def _rows(rows: int, categories: list[str], parents: dict[str, str]
     return table, scores
 
 
-def _timed(func: Any) -> tuple[Any, float, float, float, float]:
-    """(result, seconds, CPU seconds, peak GB, GB above the RSS before the call)."""
+def _timed(func: Any) -> tuple[Any, float, float]:
+    """(result, seconds, GB of peak RSS above the RSS before the call)."""
     before = psutil.Process().memory_info().rss / 1e9
-    cpu = time.process_time()
     result, seconds, peak = measure_call(func)
-    return result, seconds, time.process_time() - cpu, peak, peak - before
+    return result, seconds, peak - before
 
 
-def run(rows: int, workdir: Path) -> list[dict]:
+def run(rows: int, workdir: Path) -> list[dict[str, Any]]:
     cfg = load_config([], preset="sample").config
     taxonomy = Taxonomy.from_config(cfg.taxonomy)
     parents = {c.name: c.parent for c in taxonomy.categories}
     table, scores = _rows(rows, list(parents), parents)
     thresholds = {m: cfg.evaluate.threshold for m in scores.columns}
-    ev, ev_s, ev_cpu, ev_peak, ev_extra = _timed(lambda: evaluate(
+    ev, ev_s, ev_extra = _timed(lambda: evaluate(
         table, scores, cfg.evaluate, cfg.slicing, thresholds=thresholds))
-    tr, tr_s, tr_cpu, tr_peak, tr_extra = _timed(lambda: trend(
+    tr, tr_s, tr_extra = _timed(lambda: trend(
         table, scores, None, cfg.trend, cfg.slicing, taxonomy, thresholds=thresholds,
         level=cfg.evaluate.ci.level, seed=cfg.seed))
     n_slices = len(ev.slice_metrics) // len(scores.columns)
-    base = {"benchmark": "trend", "rows": rows}
+    base = {"rows": rows, "backend": "pandas, in memory"}
     return [
-        {**base, "what": f"evaluate in memory ({n_slices} slices x 2 models), reference",
-         "seconds": ev_s, "cpu_seconds": ev_cpu, "peak_gb": ev_peak,
-         "target": f"+{ev_extra:.2f} GB during the call"},
-        {**base, "what": f"trend in memory ({tr.headline['periods']} weeks x {n_slices} slices "
-                         f"x 2 models, {tr.headline['monitored']} series monitored)",
-         "seconds": tr_s, "cpu_seconds": tr_cpu, "peak_gb": tr_peak,
-         "target": f"+{tr_extra:.2f} GB; {tr_s / ev_s:.2f}x evaluate's time, "
-                   f"{tr_extra / max(ev_extra, 1e-3):.2f}x its added memory"},
+        {**base, "what": f"evaluate ({n_slices} slices x 2 models), reference for trend",
+         "seconds": round(ev_s, 2), "peak_gb": round(ev_extra, 2), "time_ratio": 1.0,
+         "memory_ratio": 1.0},
+        {**base, "what": f"trend ({tr.headline['periods']} weeks x {n_slices} slices x 2 "
+                         f"models, {tr.headline['monitored']} series monitored)",
+         "seconds": round(tr_s, 2), "peak_gb": round(tr_extra, 2),
+         "time_ratio": round(tr_s / ev_s, 2),
+         "memory_ratio": round(tr_extra / max(ev_extra, 1e-3), 2)},
     ]

@@ -1,6 +1,7 @@
 """`make bench`: whole smo-eval commands beside a plain numpy reference, in the same run.
 
     python benchmarks/run.py [--rows 1e6 1e7] [--big 1e8 | --big 0] [--only ingest evaluate]
+                             [--also trend mlflow startup]
 
 Per size: the issue's workload (region 20 x language 15 x risk category 12 x content type
 2, two models, the four dimensions and region x language) is written as Parquet; the
@@ -10,13 +11,18 @@ command's wall time and peak memory are printed as a ratio to the reference's. A
 largest size `evaluate` also runs the five-dimension slicing (region 50 x language 40 x
 category 30 x content type 3 x surface 6, all single dimensions and two crosses) for its
 peak memory. `--big` runs the same workload through the DuckDB backend (ingest, evaluate,
-compare) at that size. Results are also written to benchmarks/results/<time>.json.
+compare) at that size. `--also` adds benchmarks with references of their own: `trend` (trend
+beside evaluate on the same rows, benchmarks/bench_trend.py, at the smallest size), `mlflow`
+(runs/search for 100 runs on a real mlflow server beside a trivial call,
+benchmarks/bench_mlflow.py) and `startup` (`smo-eval --help` beside `python -c pass`).
+Results are also written to benchmarks/results/<time>.json.
 The machine may be shared: only ratios measured in the same run mean anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shutil
 import subprocess
@@ -34,6 +40,7 @@ from benchmarks.workload import FIVE, ISSUE, Workload, write  # noqa: E402
 
 SMO = str(Path(sys.executable).parent / "smo-eval")
 COMMANDS = ("ingest", "evaluate", "compare")
+ALSO = ("trend", "mlflow", "startup")
 
 
 def _args(data: Path, workload: Workload, store: Path) -> list[str]:
@@ -121,17 +128,25 @@ def main() -> None:
     parser.add_argument("--rows", nargs="*", type=float, default=[1e6, 1e7])
     parser.add_argument("--big", type=float, default=1e8, help="DuckDB run size (0: none)")
     parser.add_argument("--only", nargs="*", default=list(COMMANDS), choices=COMMANDS)
+    parser.add_argument("--also", nargs="*", default=[], choices=ALSO,
+                        help="benchmarks beside their own reference (see above)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the Parquet files go (default: a temporary folder)")
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     sizes = [int(r) for r in args.rows]
     with tempfile.TemporaryDirectory(prefix="smo-bench-", dir=args.workdir) as tmp:
-        for rows in sizes:
+        for rows in sizes if args.only else []:
             print(f"[bench] {rows:,} rows ...", flush=True)
             folder = Path(tmp) / f"rows-{rows}"
             results += _size(rows, folder, args.only, five=rows == max(sizes))
             shutil.rmtree(folder)
+        for name in args.also:
+            print(f"[bench] {name} ...", flush=True)
+            module = importlib.import_module(f"benchmarks.bench_{name}")
+            for row in module.run(min(sizes, default=1_000_000), Path(tmp)):
+                print(json.dumps(row), flush=True)
+                results.append(row)
         if args.big:
             print(f"[bench] {int(args.big):,} rows through DuckDB ...", flush=True)
             results += _big(int(args.big), Path(tmp) / "big")
@@ -150,7 +165,7 @@ def _print(results: list[dict[str, Any]]) -> None:
                    "x reference "):
         table.add_column(column, justify="left" if column in ("what", "backend") else "right")
     for r in results:
-        table.add_row(r["what"], f"{r['rows']:,}", r["backend"], f"{r['seconds']:.1f}",
+        table.add_row(r["what"], f"{r['rows']:,}", r["backend"], f"{r['seconds']:.3g}",
                       "" if r["time_ratio"] is None else f"{r['time_ratio']:.1f}x",
                       f"{r['peak_gb']:.2f}",
                       "" if r["memory_ratio"] is None else f"{r['memory_ratio']:.1f}x")

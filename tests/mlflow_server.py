@@ -1,4 +1,5 @@
-"""A real `mlflow server` on a free 127.0.0.1 port, for tests that talk to MLflow over HTTP."""
+"""A real `mlflow server` on a free 127.0.0.1 port, for tests (and benchmarks/bench_mlflow.py)
+that talk to MLflow over HTTP."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
 
 # A new server needs about 15 s to answer /health on these machines; allow for a loaded one.
 START_TIMEOUT_S = 120
@@ -48,8 +47,8 @@ def running_mlflow_server(folder: Path) -> Iterator[str]:
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("mlflow server did not start:\n"
-                            + (folder / "server.log").read_text(errors="replace")[-3000:])
+                raise RuntimeError("mlflow server did not start:\n" + (
+                    folder / "server.log").read_text(errors="replace")[-3000:])
             time.sleep(0.5)
         yield uri
     finally:
