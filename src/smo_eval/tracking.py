@@ -13,6 +13,7 @@ after the stage's files are written, and never allowed to decide or delay the ou
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -79,6 +80,10 @@ class Tracker:
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
         import mlflow  # slow import (~2 s): only when a run is logged
 
+        # The store's own chatter ("Creating initial MLflow database tables...") is not a
+        # result; warnings and errors still reach the console.
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
         return mlflow

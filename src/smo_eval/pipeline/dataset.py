@@ -119,3 +119,8 @@ def hard_label_models(scores: pd.DataFrame) -> list[str]:
         if len(values) and bool(values.isin([0.0, 1.0]).all()):
             out.append(str(model))
     return out
+
+
+def in_memory(value: Any) -> Any:
+    """A frame, or a backend's lazy table read into one."""
+    return value.to_pandas() if hasattr(value, "to_pandas") else value

@@ -28,3 +28,15 @@ class StageResult:
     # Work that needs the written files (e.g. PNG screenshots of the HTML report); returns
     # the files it wrote.
     after_write: Callable[[Path], list[Path]] | None = None
+
+
+def pipeline_summary(results: dict[str, StageResult]) -> tuple[dict[str, float], dict[str, Any]]:
+    """The parent run carries the verdict and each stage's headline metrics (prefixed)."""
+    metrics: dict[str, float] = {}
+    tags: dict[str, Any] = {}
+    for name, result in results.items():
+        if name in ("evaluate", "gate", "compare"):
+            metrics |= {f"{name}/{k}": v for k, v in result.metrics.items()}
+        tags |= {k: v for k, v in result.tags.items()
+                 if k in ("gate.verdict", "gate.name", "gate.candidate", "gate.baseline")}
+    return dict(list(metrics.items())[:95]), tags

@@ -20,10 +20,10 @@ from smo_eval.lineage import git_commit
 from smo_eval.pipeline import registry
 from smo_eval.pipeline.catalog import Catalog
 from smo_eval.pipeline.context import StageContext
-from smo_eval.pipeline.dataset import Dataset
+from smo_eval.pipeline.dataset import Dataset, in_memory
 from smo_eval.pipeline.lineage import FileHashes, digest, settings
 from smo_eval.pipeline.registry import BASE_DATASET, DATASET, Stage
-from smo_eval.pipeline.result import StageResult
+from smo_eval.pipeline.result import StageResult, pipeline_summary
 from smo_eval.tracking import Tracker
 
 INGEST_KEYS = ("ingest.eval", "ingest.scores", "ingest.annotations", "ingest.summary")
@@ -222,8 +222,8 @@ class Runner:
             self.catalog.path(k).is_file() for k in ("ingest.eval", "ingest.scores"))
         files = ((self.catalog.path("ingest.eval"), self.catalog.path("ingest.scores"))
                  if on_disk else None)
-        return Dataset(lambda: _in_memory(self.value("ingest.eval")),
-                       lambda: _in_memory(self.value("ingest.scores")),
+        return Dataset(lambda: in_memory(self.value("ingest.eval")),
+                       lambda: in_memory(self.value("ingest.scores")),
                        self.value("ingest.annotations"), summary, hashes, backend=backend,
                        files=files, models=[str(m) for m in summary.get("models") or {}])
 
@@ -387,23 +387,6 @@ class Runner:
                 parent.set_tags(tags)
         console.notices(self.tracker.notices)
         return self.results
-
-
-def pipeline_summary(results: dict[str, StageResult]) -> tuple[dict[str, float], dict[str, Any]]:
-    """The parent run carries the verdict and each stage's headline metrics (prefixed)."""
-    metrics: dict[str, float] = {}
-    tags: dict[str, Any] = {}
-    for name, result in results.items():
-        if name in ("evaluate", "gate", "compare"):
-            metrics |= {f"{name}/{k}": v for k, v in result.metrics.items()}
-        tags |= {k: v for k, v in result.tags.items()
-                 if k in ("gate.verdict", "gate.name", "gate.candidate", "gate.baseline")}
-    return dict(list(metrics.items())[:95]), tags
-
-
-def _in_memory(value: Any) -> Any:
-    """A frame, or a backend's lazy table read into one."""
-    return value.to_pandas() if hasattr(value, "to_pandas") else value
 
 
 def _artifact_folder(file: Path, out_dir: Path, stage: str) -> str:
