@@ -78,6 +78,13 @@ def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[st
         seconds, peak, _ = measure_command([SMO, command, *args], project)
         if command in commands:
             out.append(_row(f"smo-eval {command}", rows, "pandas", seconds, peak, ref_s, ref_gb))
+    for command in ("evaluate", "compare"):
+        # Without MLflow's import, store and logging (~2.5 s of fixed cost a command).
+        if command in commands:
+            seconds, peak, _ = measure_command([SMO, command, *args, "mlflow.enabled=false"],
+                                               project)
+            out.append(_row(f"smo-eval {command}, MLflow off", rows, "pandas", seconds, peak,
+                            ref_s, ref_gb))
     if five:
         shutil.rmtree(data)
         write(rows, data, FIVE)
