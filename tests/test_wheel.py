@@ -153,4 +153,9 @@ def test_a_new_team_runs_init_then_every_command_with_no_override(installed: Pat
 
     _run([smo, "report", "report.png=false"], team, env)
     assert (team / "outputs/report/report.html").stat().st_size > 100_000
+    # The report says what each model's numbers stand on: unscored items, hard decisions.
+    summary = (team / "outputs/report/report.md").read_text(encoding="utf-8")
+    assert "cand-2026-11 has no prediction for 309 of 6,000 gold items (5.1%)" in summary
+    assert "rules-engine gives hard 0/1 decisions" in summary
+    assert "cand-2026-11 gives hard" not in summary
     assert not (team / "data").exists()                 # no sample world anywhere

@@ -26,6 +26,8 @@ from smo_eval.report.sections_policy import policy_sections
 from smo_eval.report.sections_stages import comparison, drift, errors, labels
 from smo_eval.report.sections_trend import trend
 from smo_eval.report.sections_weak import heatmaps
+from smo_eval.slicekey import OVERALL_KEY, to_json
+from smo_eval.stages.evaluate import HARD_LABEL_REASON
 from smo_eval.taxonomy import Taxonomy
 
 SECTIONS = (gate, kpi, heatmaps, comparison, errors, labels, drift, trend, curves)
@@ -50,6 +52,24 @@ def build_report(tables: Mapping[str, Any], config: Config,
                   labels)
 
 
+def _coverage(build: Build, model: str, head: dict[str, Any]) -> list[str]:
+    """What a model's numbers stand on: the gold items it left unscored, and hard 0/1
+    decisions, for which the rank metrics and calibration do not apply."""
+    out = []
+    unscored = int(head.get("n_unscored") or 0)
+    if unscored:
+        total = int(head.get("n") or 0) + unscored
+        out.append(build.t("summary.unscored", model=model, n=count(unscored),
+                           total=count(total), share=pct(unscored / total)))
+    frame = build.get("slice_metrics")
+    if frame is not None and "undefined" in frame:
+        overall = frame[(frame["model"].astype(str) == model)
+                        & (frame["slice_key"].astype(str) == to_json(OVERALL_KEY))]
+        if len(overall) and str(overall["undefined"].iloc[0]) == HARD_LABEL_REASON:
+            out.append(build.t("summary.hard_labels", model=model))
+    return out
+
+
 def _summary(build: Build, sections: list[Section], n_recs: int) -> list[str]:
     """The few numbers that matter, in sentences: verdict, headline and weakest slices per
     model, key findings counted in full (a section may name only the first few)."""
@@ -66,6 +86,7 @@ def _summary(build: Build, sections: list[Section], n_recs: int) -> list[str]:
                            ci=interval(head.get("recall_lo"), head.get("recall_hi")),
                            precision=pct(head.get("precision")), fpr=pct(head.get("fpr")),
                            n=count(head.get("n")), n_pos=count(head.get("n_pos"))))
+        out += _coverage(build, str(model), head)
         out += _weakest(build, findings, str(model))
     for kind in SUMMARY_KINDS:
         hits = [f for f in findings if f.kind == kind]
