@@ -116,7 +116,9 @@ def require_columns(raw: RawTable, spec: TableSpec, rename: dict[str, str]) -> p
     (see `shadowed_columns`): the mapping is what the user asked for.
     """
     shadowed = shadowed_columns(raw.frame.columns, rename)
-    frame = raw.frame.drop(columns=list(shadowed)).rename(columns=rename)
+    frame = raw.frame.drop(columns=list(shadowed)) if shadowed else raw.frame
+    # No copy of the data here: validate_table makes the one copy it changes.
+    frame = frame.rename(columns=rename, copy=False)
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         inverse = {v: k for k, v in rename.items()}
@@ -312,8 +314,9 @@ def _text_hint(bad: pd.Series, present: int) -> str:
     return " (text: is data.columns.score mapped to the model's score column?)"
 
 
-def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> None:
-    """Flag empty keys and keys repeated with different values."""
+def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> bool:
+    """Flag empty keys and keys repeated with different values; say whether any key is
+    repeated at all (when none is, nothing needs merging)."""
     missing = np.zeros(len(frame), dtype=bool)
     for key in spec.key:
         empty = _missing(frame[key])
@@ -322,7 +325,7 @@ def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> None:
     # Rows without a key are reported above; they are not repeats of one another.
     dup = frame.duplicated(subset=list(spec.key), keep=False).to_numpy() & ~missing
     if not dup.any():
-        return
+        return False
     # Bookkeeping columns (a leading underscore, e.g. the source row number) never conflict.
     values = [c for c in frame.columns if c not in spec.key and not str(c).startswith("_")]
     dups = frame.loc[dup, [*spec.key, *values]]
@@ -341,6 +344,7 @@ def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> None:
                    + "' with conflicting values (rows " + row_lists + ")").to_numpy()
         col.flag(conflict, spec.key[0], lambda _: reasons,
                  kind="rows: duplicate key with conflicting values")
+    return True
 
 
 def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
@@ -360,16 +364,19 @@ def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
     for key in spec.key:
         if not pd.api.types.is_numeric_dtype(frame[key]):
             frame[key] = _stripped(frame[key])
-    _check_keys(frame, spec, col)
+    repeated = _check_keys(frame, spec, col)
     problems = col.problems()
     bad = col.bad
     # Identical repeats are merged among the rows that passed only: a row is accepted, merged
     # or reported, never two of these (nor merged into a row that was rejected).
     repeat = np.zeros(len(frame), dtype=bool)
-    repeat[~bad] = frame.loc[~bad].duplicated(subset=list(spec.key), keep="first").to_numpy()
+    if repeated:
+        repeat[~bad] = frame.loc[~bad].duplicated(subset=list(spec.key),
+                                                  keep="first").to_numpy()
     merged = int(repeat.sum())
     keep = ~bad & ~repeat
-    good = frame.loc[keep].reset_index(drop=True)
+    good = (frame if keep.all() and frame.index.equals(pd.RangeIndex(len(frame)))
+            else frame.loc[keep].reset_index(drop=True))  # no copy when every row is kept
     if "label" in good.columns and labels is not None:
         good["label"] = good["label"].astype("int8")
     rejected = _rejected_rows(raw, problems)

@@ -191,12 +191,13 @@ def _cross_check(tables: dict[str, Validated], raw: Mapping[str, RawTable | None
                (_among(preds.frame["item_id"], gold), "prediction for an item whose gold row "
                 "was rejected"))
     unscored = ~gold.frame["item_id"].isin(preds.frame["item_id"]).to_numpy()
+    lost_predictions = _among(gold.frame["item_id"], preds)
     if keep_unscored:
         # Kept: every model counts them as gold items it did not score (coverage).
-        unscored &= _among(gold.frame["item_id"], preds)
+        unscored &= lost_predictions
     _flag_rows(gold, _raw(raw, "gold"), unscored, "item_id",
                "gold item has no prediction from any model",
-               (_among(gold.frame["item_id"], preds), "gold item has no prediction left: its "
+               (lost_predictions, "gold item has no prediction left: its "
                 "prediction rows were rejected"))
     if "items" in tables:
         items = tables["items"]
@@ -252,6 +253,8 @@ def _extra_summary(eval_table: pd.DataFrame, policies: list[str]) -> dict[str, A
 
 def _among(ids: pd.Series, table: Validated) -> np.ndarray:
     """Which ids are keys of rows `table` rejected (compared as text: types may differ)."""
+    if table.rejected_ids.empty:  # the usual case: no text conversion of every id
+        return np.zeros(len(ids), dtype=bool)
     rejected = table.rejected_ids.astype("string")
     return ids.astype("string").isin(rejected).fillna(False).to_numpy(dtype=bool)
 
