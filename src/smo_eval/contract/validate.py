@@ -351,7 +351,9 @@ def validate_table(raw: RawTable, spec: TableSpec, rename: dict[str, str], *,
                    labels: LabelMap | None = None, categories: Collection[str] = (),
                    safe_category: str = "none") -> Validated:
     """Check one table; return its good rows and a problems table (nothing is dropped silently)."""
-    frame = require_columns(raw, spec, rename).copy()
+    # A shallow copy: checks replace whole columns (pandas 2 setitem never writes into the
+    # read table's arrays), so the raw rows stay as read for the quarantine file.
+    frame = require_columns(raw, spec, rename).copy(deep=False)
     col = _Collector(raw)
     if "label" in spec.required and labels is not None:
         _check_labels(frame, labels, col)

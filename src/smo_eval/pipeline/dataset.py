@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 
 Frame: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]
@@ -113,10 +114,21 @@ class Dataset:
 
 
 def hard_label_models(scores: pd.DataFrame) -> list[str]:
+    """Models whose every score is 0 or 1: decisions, not scores (rank metrics, calibration
+    and threshold tuning do not apply). A model with one score strictly between is stopped at
+    its first such chunk, so scored models cost a fraction of a pass."""
     out = []
     for model in scores.columns:
-        values = scores[model].dropna()
-        if len(values) and bool(values.isin([0.0, 1.0]).all()):
+        values = scores[model].to_numpy(dtype=np.float64, na_value=np.nan)
+        seen, hard = False, True
+        for start in range(0, len(values), 1 << 20):
+            chunk = values[start:start + (1 << 20)]
+            chunk = chunk[~np.isnan(chunk)]
+            seen |= len(chunk) > 0
+            if not ((chunk == 0.0) | (chunk == 1.0)).all():
+                hard = False
+                break
+        if seen and hard:
             out.append(str(model))
     return out
 
