@@ -66,13 +66,20 @@ def _reference(data: Path, workload: Workload, work: Path) -> tuple[float, float
     return seconds, peak
 
 
-def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[str, Any]]:
+def _prepare(rows: int, tmp: Path) -> tuple[Path, Path, float, float, list[dict[str, Any]]]:
+    """The workload's files, a project folder, an MLflow store and the reference's row:
+    (data folder, project folder, reference seconds, reference GB, result rows)."""
     data, project = tmp / "data", tmp / "project"
     project.mkdir(parents=True)
     write(rows, data, ISSUE)
     _store(tmp / "mlflow.db")
     ref_s, ref_gb = _reference(data, ISSUE, tmp)
-    out = [_row("reference (numpy)", rows, "-", ref_s, ref_gb, ref_s, ref_gb)]
+    return data, project, ref_s, ref_gb, [_row("reference (numpy)", rows, "-", ref_s, ref_gb,
+                                               ref_s, ref_gb)]
+
+
+def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[str, Any]]:
+    data, project, ref_s, ref_gb, out = _prepare(rows, tmp)
     args = _args(data, ISSUE, tmp / "mlflow.db")
     for command in COMMANDS:
         seconds, peak, _ = measure_command([SMO, command, *args], project)
@@ -97,12 +104,7 @@ def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[st
 
 
 def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
-    data, project = tmp / "data", tmp / "project"
-    project.mkdir(parents=True)
-    write(rows, data, ISSUE)
-    _store(tmp / "mlflow.db")
-    ref_s, ref_gb = _reference(data, ISSUE, tmp)
-    out = [_row("reference (numpy)", rows, "-", ref_s, ref_gb, ref_s, ref_gb)]
+    data, project, ref_s, ref_gb, out = _prepare(rows, tmp)
     args = [*_args(data, ISSUE, tmp / "mlflow.db"), "engine.backend=duckdb",
             "engine.duckdb.memory_limit=5GB"]
     total = 0.0

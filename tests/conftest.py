@@ -45,3 +45,16 @@ def run_cli(*args: str) -> Any:
     from smo_eval.cli import app
 
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def browser() -> str:
+    """Headless Chromium's path: skip where it is not installed, fail in CI (.ci/apt-packages
+    installs it, so a missing browser there is a broken set-up, not a reason to skip)."""
+    from smo_eval.report.browser import find_browser
+
+    path = find_browser()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium missing in CI (.ci/apt-packages installs it)")
+        pytest.skip("chromium not installed")
+    return path

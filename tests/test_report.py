@@ -20,12 +20,13 @@ from smo_eval.nodes.report import load_tables
 from smo_eval.pipeline import registry
 from smo_eval.pipeline.context import StageContext
 from smo_eval.pipeline.runner import Runner
-from smo_eval.report.browser import Page, find_browser
+from smo_eval.report.browser import Page
 from smo_eval.report.i18n import Messages, count, pct, pp
 from smo_eval.report.model import Report
 from smo_eval.report.render import to_html, to_markdown
 from smo_eval.slicekey import from_json, to_json
 from smo_eval.stages.report import build_report, score_distribution
+from tests.conftest import browser
 from tests.settings import config, planted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,14 +59,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _smo(folder, "demo", *SMALL_WORLD)
     return folder
 
-
-def _browser() -> str:
-    path = find_browser()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium missing in CI (.ci/apt-packages installs it)")
-        pytest.skip("chromium not installed")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +192,7 @@ def test_numbers_are_formatted_for_people() -> None:
 
 
 def _check_page(html: Path, shot: Path) -> Page:
-    page = Page(_browser())
+    page = Page(browser())
     try:
         assert page.open(html) == "1"
         n_plots = page.evaluate("document.querySelectorAll('div.plot').length")

@@ -16,9 +16,10 @@ import mlflow
 import pandas as pd
 import pytest
 
-from smo_eval.report.browser import Page, find_browser
+from smo_eval.report.browser import Page
 from smo_eval.slicekey import to_json
 from tests.cli_helpers import invoke
+from tests.conftest import browser
 from tests.settings import config, planted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,20 +131,12 @@ def test_gate_trend_check_reads_the_alarms(world: Path) -> None:
     assert any(s["status"] == "pass" for s in slices)
 
 
-def _browser() -> str:
-    path = find_browser()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium missing in CI")
-        pytest.skip("chromium not installed")
-    return path
-
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_trend_section_draws_its_charts_in_chromium(world: Path, lang: str) -> None:
     _smo(world, "report", f"report.lang={lang}", "report.png=false", "mlflow.enabled=false")
     html = world / "outputs/report/report.html"
-    with Page(_browser()) as page:
+    with Page(browser()) as page:
         assert page.open(html) == "1"
         title = page.evaluate("document.querySelector('#trend h2').firstChild.textContent")
         charts = page.evaluate("Array.from(document.querySelectorAll('#trend div.plot'))"
