@@ -113,6 +113,10 @@ class Dataset:
         return self.replace(scores=scores, hashes={**self.hashes, **hashes})
 
 
+# Why a hard-label model's slice rows have no rank metrics (the slice table's `undefined`).
+HARD_LABEL_REASON = "roc_auc, pr_auc, brier, ece: hard 0/1 predictions (no scores to rank)"
+
+
 def hard_label_models(scores: pd.DataFrame) -> list[str]:
     """Models whose every score is 0 or 1: decisions, not scores (rank metrics, calibration
     and threshold tuning do not apply). A model with one score strictly between is stopped at

@@ -33,6 +33,7 @@ from smo_eval.engine.metrics import (
 from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.errors import ConfigError
 from smo_eval.operating_point import Threshold, given_or_configured
+from smo_eval.pipeline.dataset import HARD_LABEL_REASON
 from smo_eval.slicekey import to_json
 
 if TYPE_CHECKING:
@@ -131,7 +132,6 @@ def _evaluation(index: SliceIndex, counted: Iterable[tuple[str, SliceStats, np.n
     return Evaluation(pd.concat(frames, ignore_index=True)[COLUMNS], curves, headline, notices)
 
 
-HARD_LABEL_REASON = "roc_auc, pr_auc, brier, ece: hard 0/1 predictions (no scores to rank)"
 RANK_COLUMNS = ["roc_auc", "pr_auc", "brier", "ece", "roc_auc_lo", "roc_auc_hi", "pr_auc_lo",
                 "pr_auc_hi"]
 

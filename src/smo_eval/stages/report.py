@@ -16,6 +16,7 @@ import pandas as pd
 
 from smo_eval.clock import now
 from smo_eval.config.schema import Config
+from smo_eval.pipeline.dataset import HARD_LABEL_REASON
 from smo_eval.report.base import Build, join, slice_label
 from smo_eval.report.i18n import Messages, count, interval, pct
 from smo_eval.report.model import Finding, Report, Section
@@ -27,7 +28,6 @@ from smo_eval.report.sections_stages import comparison, drift, errors, labels
 from smo_eval.report.sections_trend import trend
 from smo_eval.report.sections_weak import heatmaps
 from smo_eval.slicekey import OVERALL_KEY, to_json
-from smo_eval.stages.evaluate import HARD_LABEL_REASON
 from smo_eval.taxonomy import Taxonomy
 
 SECTIONS = (gate, kpi, heatmaps, comparison, errors, labels, drift, trend, curves)
@@ -65,7 +65,7 @@ def _coverage(build: Build, model: str, head: dict[str, Any]) -> list[str]:
     if frame is not None and "undefined" in frame:
         overall = frame[(frame["model"].astype(str) == model)
                         & (frame["slice_key"].astype(str) == to_json(OVERALL_KEY))]
-        if len(overall) and str(overall["undefined"].iloc[0]) == HARD_LABEL_REASON:
+        if len(overall) and HARD_LABEL_REASON in str(overall["undefined"].iloc[0]):
             out.append(build.t("summary.hard_labels", model=model))
     return out
 
