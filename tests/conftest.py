@@ -47,6 +47,19 @@ def run_cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
+def project_with_stages(folder: Path, stages: tuple[str, ...], *overrides: str) -> Path:
+    """`folder` as a project (this repo's conf/) in which `stages` ran in-process, each with
+    `overrides`; for module-scoped fixtures that share one prepared world."""
+    shutil.copytree(ROOT / "conf", folder / "conf")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.delenv("SMO_EVAL_CONF_DIR", raising=False)
+        for stage in stages:
+            result = run_cli(stage, *overrides)
+            assert result.exit_code == 0, result.output
+    return folder
+
+
 def browser() -> str:
     """Headless Chromium's path: skip where it is not installed, fail in CI (.ci/apt-packages
     installs it, so a missing browser there is a broken set-up, not a reason to skip)."""

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import project_with_stages, run_cli
 
 SMALL = ["sample.n_items=6000", "mlflow.enabled=false"]
 COUNTS = ["n", "n_pos", "tp", "fp", "fn", "tn", "n_unscored"]
@@ -20,18 +20,8 @@ SPARK = ["engine.backend=spark", "engine.spark.master='local[2]'"]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample world (ingested by pandas) in a project folder of its own."""
-    import shutil
-
-    from tests.conftest import ROOT
-
-    folder = tmp_path_factory.mktemp("backends")
-    shutil.copytree(ROOT / "conf", folder / "conf")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)
-        for argv in (["sample"], ["ingest"]):
-            result = run_cli(*argv, *SMALL)
-            assert result.exit_code == 0, result.output
-    return folder
+    return project_with_stages(tmp_path_factory.mktemp("backends"), ("sample", "ingest"),
+                               *SMALL)
 
 
 def _outputs(world: Path, backend: list[str], out: str) -> dict[str, pd.DataFrame]:

@@ -6,7 +6,6 @@ against the JUnit schema CI systems read."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from junitparser import Error, Failure, JUnitXml
 from lxml import etree
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import project_with_stages, run_cli
 from tests.settings import planted
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
@@ -27,15 +26,9 @@ FAST = ["compare.n_boot=200"]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder with a 20k-item sample world, ingested, evaluated and compared."""
-    root = tmp_path_factory.mktemp("gate_world")
-    shutil.copytree(ROOT / "conf", root / "conf")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        mp.delenv("SMO_EVAL_CONF_DIR", raising=False)
-        for stage in ("sample", "ingest", "evaluate", "compare"):
-            done = run_cli(stage, f"sample.n_items={N_ITEMS}", *FAST, "mlflow.enabled=false")
-            assert done.exit_code == 0, done.output
-    return root
+    return project_with_stages(tmp_path_factory.mktemp("gate_world"),
+                               ("sample", "ingest", "evaluate", "compare"),
+                               f"sample.n_items={N_ITEMS}", *FAST, "mlflow.enabled=false")
 
 
 @pytest.fixture
