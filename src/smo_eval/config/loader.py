@@ -95,8 +95,10 @@ def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = Non
             assert isinstance(merged, DictConfig)
             tree = merged
         OmegaConf.resolve(tree)
-        # Every key is checked against the schema once more (a forced addition included).
-        OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.to_container(tree))
+        if merges or any(o.startswith("+") for o in overrides):
+            # A forced addition (`+key=`, `++key=`, a merged mapping) skipped the schema's
+            # checks during composition: every key is checked once more.
+            OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.to_container(tree))
         typed = OmegaConf.to_object(tree)
     except (OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(_explain(exc, overrides)) from None

@@ -10,9 +10,6 @@ from typing import Any
 from smo_eval.pipeline.context import StageContext
 from smo_eval.pipeline.dataset import Dataset
 from smo_eval.policies import POLICY
-from smo_eval.policies.borderline import flag_rates
-from smo_eval.policies.borderline import headline as borderline_headline
-from smo_eval.policies.confusion import macro, policy_confusion
 from smo_eval.stages.evaluate import Evaluation
 
 HEADLINE_KEYS = ("macro_recall", "macro_fpr", "wrong_policy_only_share",
@@ -29,7 +26,11 @@ def policy_outputs(ctx: StageContext, data: Dataset, models: Sequence[str],
     aside = data.borderline
     aside_thresholds = (ctx.operating_points(models, aside) if aside is not None else None)
     per_policy = "policies" in data.summary if data.lazy else POLICY in data.eval_table.columns
+    # Imported in their branch: what they pull in (scipy.stats, statsmodels: ~0.5 s of every
+    # evaluate) is only paid by data that has policies or borderline gold.
     if per_policy:
+        from smo_eval.policies.confusion import macro, policy_confusion
+
         excluded = cfg.borderline in ("exclude", "separate")
         table, summary = policy_confusion(
             data.eval_table, data.scores, models, thresholds,
@@ -40,6 +41,9 @@ def policy_outputs(ctx: StageContext, data: Dataset, models: Sequence[str],
         for model in models:
             result.headline[model].update(macro(result.slice_metrics, model) | summary[model])
     if aside is not None and data.borderline_scores is not None:
+        from smo_eval.policies.borderline import flag_rates
+        from smo_eval.policies.borderline import headline as borderline_headline
+
         assert aside_thresholds is not None
         rates = flag_rates(aside, data.borderline_scores, models, aside_thresholds,
                            ctx.config.slicing, cfg)
