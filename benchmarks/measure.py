@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import subprocess
 import threading
@@ -39,8 +40,9 @@ def measure_call(func: Callable[[], Any]) -> tuple[Any, float, float]:
 def measure_command(argv: Sequence[str], cwd: Path) -> tuple[float, float, float]:
     """(wall seconds, peak GB RSS, CPU seconds) of one command.
 
-    The peak is polled on the process itself: the kernel's RUSAGE_CHILDREN maximum would also
-    count earlier commands of the same benchmark. CPU seconds (user + system) are reported
+    The peak is polled on the process and its children together (the MLflow recorder a
+    command forks, smo_eval.recorder): the kernel's RUSAGE_CHILDREN maximum would also count
+    earlier commands of the same benchmark. CPU seconds (user + system) are reported
     because load from other processes inflates wall time on a shared machine, not CPU time."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -48,7 +50,7 @@ def measure_command(argv: Sequence[str], cwd: Path) -> tuple[float, float, float
     peak = 0
     while proc.poll() is None:
         try:
-            peak = max(peak, proc.memory_info().rss)
+            peak = max(peak, _rss(proc))
         except psutil.NoSuchProcess:
             break
         time.sleep(0.05)
@@ -58,3 +60,13 @@ def measure_command(argv: Sequence[str], cwd: Path) -> tuple[float, float, float
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return seconds, peak / 1e9, cpu
+
+
+def _rss(proc: psutil.Process) -> int:
+    """Resident memory of a process and its children (pages a fork still shares with its
+    parent count twice: the figure errs high, never low)."""
+    total = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # it ended meanwhile
+            total += child.memory_info().rss
+    return total

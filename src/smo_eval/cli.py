@@ -32,7 +32,9 @@ def runner(overrides: list[str] | None, params: Path | None, config: Path | None
            preset: str | None = None) -> Runner:
     from smo_eval.config.loader import load_config
     from smo_eval.pipeline.runner import Runner
+    from smo_eval.recorder import prestart
 
+    prestart()  # MLflow's import overlaps with reading the configuration and the stage
     return Runner(load_config(overrides or (), params_file=params, config_file=config,
                               preset=preset))
 
@@ -296,6 +298,9 @@ def _main(version: Annotated[bool, typer.Option(
 
 
 def main() -> None:
+    from smo_eval.recorder import want_recorder
+
+    want_recorder()  # a fresh process: MLflow starts beside the stage, not after it
     app(prog_name="smo-eval")
 
 

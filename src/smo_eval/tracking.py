@@ -13,8 +13,6 @@ after the stage's files are written, and never allowed to decide or delay the ou
 
 from __future__ import annotations
 
-import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -24,6 +22,7 @@ from typing import Any
 
 from smo_eval.config.schema_data import MlflowConfig
 from smo_eval.errors import ConfigError, SmoEvalError
+from smo_eval.recorder import RecorderError, drop_spare, open_mlflow, recorder_for
 from smo_eval.slicekey import mlflow_name
 
 _BATCH = 900
@@ -53,6 +52,10 @@ class Tracker:
         self._checked = not cfg.enabled
         self.notices: list[str] = []
         self.last_run_id: str | None = None
+        if cfg.enabled:  # a command from the shell: MLflow starts beside the stage
+            recorder_for(self.uri, cfg.timeout)
+        else:
+            drop_spare()
 
     def check(self) -> None:
         """Probe the store once (HTTP servers answer /health); with `mlflow.required=true` an
@@ -75,18 +78,10 @@ class Tracker:
         self.notices.append(f"MLflow: {why}; runs are not recorded (outputs are written)")
 
     def _mlflow(self) -> Any:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, self.cfg.timeout)))
-        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-        import mlflow  # slow import (~2 s): only when a run is logged
-
-        # The store's own chatter ("Creating initial MLflow database tables...") is not a
-        # result; warnings and errors still reach the console.
-        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
-        return mlflow
+        """The `mlflow` module, or the recorder process standing in for it (smo_eval.recorder);
+        imported only when a run is logged (~2 s)."""
+        recorder = recorder_for(self.uri, self.cfg.timeout)
+        return recorder.module if recorder else open_mlflow(self.uri, self.cfg.timeout)
 
     @contextmanager
     def run(self, name: str, *, stage: str, params: Mapping[str, Any],
@@ -163,6 +158,10 @@ class StageRun:
     def log_text(self, text: str, artifact_file: str) -> None:
         self._mlflow.log_text(text, artifact_file)
 
+    def log_sklearn_model(self, model: Any, **kwargs: Any) -> Any:
+        """`mlflow.sklearn.log_model` into this run (the model info: registered version)."""
+        return self._mlflow.sklearn.log_model(model, **kwargs)
+
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._mlflow.set_tags({k: str(v) for k, v in tags.items() if v is not None})
 
@@ -187,7 +186,7 @@ def _metric_name(name: str) -> str:
 def _from_mlflow(exc: Exception) -> bool:
     module = type(exc).__module__
     return module.startswith(("mlflow", "requests", "urllib3", "sqlalchemy")) or isinstance(
-        exc, OSError | ConnectionError | TimeoutError)
+        exc, OSError | ConnectionError | TimeoutError | RecorderError)
 
 
 def _short(exc: Exception) -> str:

@@ -133,22 +133,20 @@ def log(mlrun: StageRun, result: StageResult, config: Config) -> None:
     registry = config.experiment.registry
     if found is None or found.retrain is None or not registry.log_model:
         return
-    version = log_model(found, registry.model_name)
+    version = log_model(mlrun, found, registry.model_name)
     mlrun.set_tags({"registered_model": registry.model_name,
                     "registered_model_version": version,
                     "challenger": found.retrain.model_name})
 
 
-def log_model(found: Any, registered_name: str) -> str:
+def log_model(mlrun: StageRun, found: Any, registered_name: str) -> str:
     """Log the challenger pipeline with explicit pip requirements (skips the slow inference of
     requirements) and register it as a new version of `registered_name`."""
-    import mlflow.sklearn
-
     requirements = [f"{dist}=={importlib.metadata.version(dist)}"
                     for dist in ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "skops")]
-    info = mlflow.sklearn.log_model(found.retrain.pipeline, name="model",
-                                    pip_requirements=requirements,
-                                    skops_trusted_types=SKOPS_TRUSTED,
-                                    input_example=found.retrain.input_example,
-                                    registered_model_name=registered_name)
+    info = mlrun.log_sklearn_model(found.retrain.pipeline, name="model",
+                                   pip_requirements=requirements,
+                                   skops_trusted_types=SKOPS_TRUSTED,
+                                   input_example=found.retrain.input_example,
+                                   registered_model_name=registered_name)
     return str(info.registered_model_version)
