@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from smo_eval.contract.keys import repeated
 from smo_eval.contract.schema import TableSpec
 from smo_eval.errors import ContractError, RowProblem
 from smo_eval.io.readers import RawTable
@@ -227,9 +228,14 @@ def _check_categories(frame: pd.DataFrame, categories: Collection[str], safe: st
     label = frame["label"]
     if "risk_category" not in frame.columns:
         return
-    cat = _stripped(frame["risk_category"]).astype("string")
-    absent = cat.isna() | cat.eq("")
-    cat = cat.mask(absent & label.eq(1), UNSPECIFIED_CATEGORY).mask(absent & ~label.eq(1), safe)
+    stripped = _stripped(frame["risk_category"])
+    if isinstance(stripped.dtype, pd.CategoricalDtype):  # Parquet dictionaries, Excel
+        cat = _filled_categorical(stripped, label.eq(1).to_numpy(), safe)
+    else:
+        cat = stripped.astype("string")
+        absent = cat.isna() | cat.eq("")
+        cat = cat.mask(absent & label.eq(1), UNSPECIFIED_CATEGORY).mask(absent & ~label.eq(1),
+                                                                       safe)
     if categories:
         known = set(categories) | {safe, UNSPECIFIED_CATEGORY}
         unknown = ~cat.isin(known).fillna(False).to_numpy()
@@ -238,6 +244,30 @@ def _check_categories(frame: pd.DataFrame, categories: Collection[str], safe: st
                  "taxonomy.categories in smo-eval.yaml or with `smo-eval taxonomy import "
                  "policies.csv`; taxonomy.categories={} accepts any category)")
     frame["risk_category"] = cat
+
+
+def _filled_categorical(values: pd.Series, positive: np.ndarray, safe: str) -> pd.Series:
+    """`_check_categories`' filling done on a categorical's codes (no text per row): blank
+    categories become `unspecified` on violating rows and the safe category on the others.
+    The categories come out sorted and only those used, as `astype("category")` of the text
+    would give them."""
+    names = values.cat.categories.astype("string")
+    blank = (names == "").to_numpy(dtype=bool)
+    final = sorted({str(n) for n in names[~blank]} | {UNSPECIFIED_CATEGORY, safe})
+    slot = {name: i for i, name in enumerate(final)}
+    remap = np.array([-1 if b else slot[str(n)] for n, b in zip(names, blank, strict=True)]
+                     + [-1], dtype=np.int32)  # the last entry: missing (code -1)
+    codes = remap[values.cat.codes.to_numpy()]
+    absent = codes < 0
+    if absent.any():
+        codes[absent] = np.where(positive[absent], slot[UNSPECIFIED_CATEGORY], slot[safe])
+    used = np.flatnonzero(np.bincount(codes, minlength=len(final)))
+    if len(used) < len(final):
+        renumber = np.full(len(final), -1, dtype=np.int32)
+        renumber[used] = np.arange(len(used), dtype=np.int32)
+        codes, final = renumber[codes], [final[i] for i in used]
+    filled = pd.Categorical.from_codes(codes, categories=pd.Index(final, dtype="string"))
+    return pd.Series(filled, index=values.index)
 
 
 def _check_scores(frame: pd.DataFrame, raw_table: RawTable, col: _Collector) -> None:
@@ -323,7 +353,7 @@ def _check_keys(frame: pd.DataFrame, spec: TableSpec, col: _Collector) -> bool:
         col.flag(empty, key, f"{key} is missing", kind="values missing")
         missing |= empty
     # Rows without a key are reported above; they are not repeats of one another.
-    dup = frame.duplicated(subset=list(spec.key), keep=False).to_numpy() & ~missing
+    dup = repeated(frame, spec.key) & ~missing
     if not dup.any():
         return False
     # Bookkeeping columns (a leading underscore, e.g. the source row number) never conflict.
