@@ -11,10 +11,11 @@ command's wall time and peak memory are printed as a ratio to the reference's. A
 largest size `evaluate` also runs the five-dimension slicing (region 50 x language 40 x
 category 30 x content type 3 x surface 6, all single dimensions and two crosses) for its
 peak memory. `--big` runs the same workload through the DuckDB backend (ingest, evaluate,
-compare) at that size. `--also` adds benchmarks with references of their own: `trend` (trend
-beside evaluate on the same rows, benchmarks/bench_trend.py, at the smallest size), `mlflow`
-(runs/search for 100 runs on a real mlflow server beside a trivial call,
-benchmarks/bench_mlflow.py) and `startup` (`smo-eval --help` beside `python -c pass`).
+compare, and drift between its first and last two weeks) at that size. `--also` adds
+benchmarks with references of their own: `trend` (trend beside evaluate on the same rows,
+benchmarks/bench_trend.py, at the smallest size), `mlflow` (runs/search for 100 runs on a
+real mlflow server beside a trivial call, benchmarks/bench_mlflow.py) and `startup`
+(`smo-eval --help` beside `python -c pass`).
 Results are also written to benchmarks/results/<time>.json.
 The machine may be shared: only ratios measured in the same run mean anything.
 """
@@ -66,12 +67,13 @@ def _reference(data: Path, workload: Workload, work: Path) -> tuple[float, float
     return seconds, peak
 
 
-def _prepare(rows: int, tmp: Path) -> tuple[Path, Path, float, float, list[dict[str, Any]]]:
+def _prepare(rows: int, tmp: Path, days: int = 0
+             ) -> tuple[Path, Path, float, float, list[dict[str, Any]]]:
     """The workload's files, a project folder, an MLflow store and the reference's row:
     (data folder, project folder, reference seconds, reference GB, result rows)."""
     data, project = tmp / "data", tmp / "project"
     project.mkdir(parents=True)
-    write(rows, data, ISSUE)
+    write(rows, data, ISSUE, days=days)
     _store(tmp / "mlflow.db")
     ref_s, ref_gb = _reference(data, ISSUE, tmp)
     return data, project, ref_s, ref_gb, [_row("reference (numpy)", rows, "-", ref_s, ref_gb,
@@ -103,12 +105,21 @@ def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[st
     return out
 
 
+# The DuckDB run's items span four weeks; drift compares the first two with the last two,
+# by the regions and languages of the workload.
+DAYS = 28
+DRIFT = ["drift.time_column=created_at", "drift.reference=[2026-11-01,2026-11-14]",
+         "drift.current=[2026-11-15,2026-11-28]", "drift.slicing.dimensions=[region,language]",
+         "drift.slicing.crosses=[]"]
+BIG_COMMANDS = (*COMMANDS, "drift")
+
+
 def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
-    data, project, ref_s, ref_gb, out = _prepare(rows, tmp)
+    data, project, ref_s, ref_gb, out = _prepare(rows, tmp, days=DAYS)
     args = [*_args(data, ISSUE, tmp / "mlflow.db"), "engine.backend=duckdb",
-            "engine.duckdb.memory_limit=5GB"]
+            "engine.duckdb.memory_limit=5GB", *DRIFT]
     total = 0.0
-    for command in COMMANDS:
+    for command in BIG_COMMANDS:
         try:
             seconds, peak, _ = measure_command([SMO, command, *args], project)
         except subprocess.CalledProcessError:
@@ -116,7 +127,7 @@ def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
             return out
         total += seconds
         out.append(_row(f"smo-eval {command}", rows, "duckdb", seconds, peak, ref_s, ref_gb))
-    out.append(_row("ingest + evaluate + compare", rows, "duckdb", total,
+    out.append(_row(" + ".join(BIG_COMMANDS), rows, "duckdb", total,
                     max(r["peak_gb"] for r in out[1:]), ref_s, ref_gb))
     return out
 

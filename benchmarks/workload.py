@@ -4,7 +4,9 @@ Two layouts of the same items: smo-eval's contract (`gold.parquet`: item_id, lab
 slice dimensions; `predictions.parquet`: item_id, model, score, one row per item and model)
 and one wide file for the plain numpy reference (`wide.parquet`: the gold columns and one
 score column per model). Item ids are 64-bit integers; the dimensions are dictionary-encoded
-text, the scores float32 (what ingest stores).
+text, the scores float32 (what ingest stores). With `days`, gold also carries `created_at`:
+items spread in order over that many days from `START`, as a moderation log is written, so
+drift can cut a reference and a current window by time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pyarrow.parquet as pq
 
 MODELS = ("v1", "v2")
 CHUNK = 2_000_000
+START = np.datetime64("2026-11-01T00:00:00", "s")
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def _dictionary(codes: np.ndarray, values: list[str]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(values))
 
 
-def write(rows: int, folder: Path, workload: Workload, seed: int = 1) -> dict[str, Path]:
+def write(rows: int, folder: Path, workload: Workload, seed: int = 1,
+          days: int = 0) -> dict[str, Path]:
     """Write gold, predictions and the reference's wide file; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / f"{name}.parquet" for name in ("gold", "predictions", "wide")}
@@ -86,6 +90,9 @@ def write(rows: int, folder: Path, workload: Workload, seed: int = 1) -> dict[st
             gold = pa.table({"item_id": chunk["item_id"], "label": chunk["label"], **dims})
             wide = gold.append_column("score_v1", pa.array(chunk["v1"])).append_column(
                 "score_v2", pa.array(chunk["v2"]))
+            if days:  # the reference reads no time: `wide` goes without it
+                seconds = chunk["item_id"] * (days * 86_400) // rows
+                gold = gold.append_column("created_at", pa.array(START + seconds))
             n = len(chunk["item_id"])
             preds = pa.table({
                 "item_id": np.tile(chunk["item_id"], len(MODELS)),
