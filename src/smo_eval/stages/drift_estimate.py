@@ -268,7 +268,11 @@ def estimate_performance(reference: Window, current: Window, models: Sequence[st
         frame = estimate_model(current, model, float(thresholds[model]), cal, index,
                                group_cols, cfg.level)
         frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
+    return with_coverage(pd.concat(frames, ignore_index=True))
+
+
+def with_coverage(out: pd.DataFrame) -> pd.DataFrame:
+    """`<metric>_in_interval` beside the estimate where the true values are known."""
     if "actual_precision" in out.columns:
         for metric in ("precision", "recall"):
             actual = out[f"actual_{metric}"]
