@@ -45,6 +45,8 @@ from smo_eval.engine.counting import ScoreGrid
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.errors import ConfigError
 from smo_eval.stages.drift import (
+    _MAX_NUMERIC_LEVELS,
+    _NUMERIC_BINS,
     DRIFT_COLUMNS,
     GOLD_COLUMNS,
     DriftResult,
@@ -67,9 +69,6 @@ from smo_eval.stages.drift_terms import emerging_terms
 from smo_eval.stages.drift_windows import Window, _day_range
 
 MISSING = "<missing>"
-# A numeric column with at most this many distinct values is categorical (as in pandas).
-_MAX_NUMERIC_LEVELS = 20
-_NUMERIC_BINS = 2000
 
 
 @dataclass(frozen=True)
