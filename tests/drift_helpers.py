@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,3 +55,24 @@ def world_windows(n_items: int, overrides: list[str] | None = None, seed: int = 
     ref, cur = split_by_time(table, scores, "created_at", cfg["drift"]["reference"],
                              cfg["drift"]["current"])
     return ref, cur, cfg
+
+
+def assert_same_drift(a: Path, b: Path) -> None:
+    """Drift outputs of two backends under out_dirs `a` and `b`: every count, flag and text
+    equal, effect sizes, p-values and the estimate to 1e-12 (the estimate sums per-row
+    weights in another order when a SQL backend hands it counts)."""
+    for name in ("drift", "performance_estimate", "emerging_terms"):
+        x, y = (pd.read_parquet(p / f"drift/{name}.parquet") for p in (a, b))
+        assert list(x.columns) == list(y.columns) and len(x) == len(y), name
+        for column in x.columns:
+            if x[column].dtype.kind == "f":
+                np.testing.assert_allclose(x[column].to_numpy(float), y[column].to_numpy(float),
+                                           rtol=1e-12, atol=1e-12, err_msg=f"{name}.{column}")
+            else:
+                left, right = (f[column].astype(object) for f in (x, y))
+                np.testing.assert_array_equal(left.where(left.notna(), None).to_numpy(),
+                                              right.where(right.notna(), None).to_numpy(),
+                                              f"{name}.{column}")
+    ja, jb = (json.loads((p / "drift/drift.json").read_text(encoding="utf-8")) for p in (a, b))
+    for key in ("windows", "alarms", "alarm_list", "columns", "scores", "notices"):
+        assert ja[key] == jb[key], key

@@ -1,16 +1,19 @@
 """Engine backends on the sample world: DuckDB and Spark (local[2]) give the pandas backend's
-counts exactly and its metrics to 1e-12, through the real commands."""
+counts exactly and its metrics to 1e-12 (evaluate, compare and drift), through the real
+commands."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import project_with_stages, run_cli
+from tests.drift_helpers import assert_same_drift
 
 SMALL = ["sample.n_items=6000", "mlflow.enabled=false"]
 COUNTS = ["n", "n_pos", "tp", "fp", "fn", "tn", "n_unscored"]
@@ -24,17 +27,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                *SMALL)
 
 
-def _outputs(world: Path, backend: list[str], out: str) -> dict[str, pd.DataFrame]:
+def _outputs(world: Path, backend: list[str], out: str) -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(world)
         # Each backend writes its own out_dir, reading the same ingest outputs.
         if out != "outputs":
             shutil_copy_ingest(world / "outputs", world / out)
-        for stage in ("evaluate", "compare"):
-            result = run_cli(stage, *SMALL, f"out_dir={out}", *backend)
+        for stage in ("evaluate", "compare", "drift"):
+            result = run_cli(stage, *SMALL, f"out_dir={out}", *backend,
+                             *(["drift.evidently.enabled=false"] if stage == "drift" else []))
             assert result.exit_code == 0, result.output
     base = world / out
-    return {"slices": pd.read_parquet(base / "evaluate/slice_metrics.parquet"),
+    return {"out_dir": base,
+            "slices": pd.read_parquet(base / "evaluate/slice_metrics.parquet"),
             "coverage": pd.read_csv(base / "evaluate/coverage.csv"),
             "comparison": pd.read_parquet(base / "compare/comparison.parquet"),
             "flips": pd.read_parquet(base / "compare/flips.parquet"),
@@ -48,11 +53,11 @@ def shutil_copy_ingest(source: Path, target: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def pandas_outputs(world: Path) -> dict[str, pd.DataFrame]:
+def pandas_outputs(world: Path) -> dict[str, Any]:
     return _outputs(world, [], "outputs")
 
 
-def _same(pandas_out: dict[str, pd.DataFrame], other: dict[str, pd.DataFrame]) -> None:
+def _same(pandas_out: dict[str, Any], other: dict[str, Any]) -> None:
     a, b = pandas_out["slices"], other["slices"]
     assert len(a) > 100 and list(a["slice_key"]) == list(b["slice_key"])
     for column in COUNTS:  # counts: exactly
@@ -71,10 +76,11 @@ def _same(pandas_out: dict[str, pd.DataFrame], other: dict[str, pd.DataFrame]) -
     assert list(c["verdict"]) == list(d["verdict"])
     assert list(pandas_out["flips"]["item_id"]) == list(other["flips"]["item_id"])
     assert pandas_out["summary"] == other["summary"]
+    assert_same_drift(Path(pandas_out["out_dir"]), Path(other["out_dir"]))
 
 
 def test_duckdb_backend_counts_what_pandas_counts(world: Path,
-                                                  pandas_outputs: dict[str, pd.DataFrame]
+                                                  pandas_outputs: dict[str, Any]
                                                   ) -> None:
     _same(pandas_outputs, _outputs(world, ["engine.backend=duckdb",
                                            "engine.duckdb.memory_limit=500MB"], "out_duckdb"))
@@ -82,7 +88,7 @@ def test_duckdb_backend_counts_what_pandas_counts(world: Path,
 
 @pytest.mark.slow
 def test_spark_backend_counts_what_pandas_counts(world: Path,
-                                                 pandas_outputs: dict[str, pd.DataFrame]
+                                                 pandas_outputs: dict[str, Any]
                                                  ) -> None:
     pytest.importorskip("pyspark", reason="the spark extra (pip install smo-eval[spark])")
     _same(pandas_outputs, _outputs(world, SPARK, "out_spark"))

@@ -116,6 +116,10 @@ class DriftConfig:
     slicing: DriftSlicing = section(DriftSlicing, "Slices of score drift and the estimate.")
     score_bins: int = setting(4096, "Fine logit bins of score histograms.", bounds=(16, None))
     psi_bins: int = setting(10, "Reference-quantile bins of PSI.", bounds=(2, None))
+    sample_rows: int = setting(
+        500000, "engine.backend=duckdb|spark: rows per window (a seeded sample above this) "
+        "read for emerging terms and Evidently; the drift tests and the estimate use every "
+        "row.", bounds=(100, None))
     alarm: AlarmConfig = section(AlarmConfig, "When a drift is an alarm.")
     evidently: EvidentlyConfig = section(EvidentlyConfig, "Evidently's tests and HTML report.")
     estimate: EstimateConfig = section(EstimateConfig, "Label-free performance estimate.")

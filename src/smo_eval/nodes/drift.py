@@ -23,6 +23,11 @@ NO_EVIDENTLY_PAGE = ("<!doctype html><html><head><meta charset='utf-8'>"
                      "tests are in drift.json and drift.csv.</p></body></html>\n")
 
 
+PER_POLICY = ("drift on per-policy data (predictions with a policy column) is not supported: "
+              "each item would count once per policy in every test; leave drift out of "
+              "pipeline.stages")
+
+
 def _file_window(ctx: StageContext, name: str, spec: WindowFiles) -> Any:
     """A window from its own files, checked with the ingest contract."""
     from smo_eval.pipeline.dataset import Dataset
@@ -52,6 +57,24 @@ def _file_window(ctx: StageContext, name: str, spec: WindowFiles) -> Any:
     return unlabeled_window(name, read(spec.items), read(spec.predictions), ctx.config.data)
 
 
+def sql_windows(ctx: StageContext) -> Any:
+    """The windows as conditions on the dataset's relation (`stages.drift_sql`) when the
+    backend is a SQL one and they are cut by time; None otherwise (then `windows`)."""
+    cfg = ctx.config.drift
+    if ctx.backend() is None or cfg.reference_data or cfg.current_data or not (
+            cfg.reference and cfg.current):
+        return None
+    from smo_eval.stages.drift_sql import cut
+
+    relation = ctx.dataset().relation
+    if POLICY in relation.columns:
+        raise ConfigError(PER_POLICY)
+    found, notices = cut(relation, cfg)
+    for text in notices:
+        ctx.notice(text)
+    return found
+
+
 def windows(ctx: StageContext) -> tuple[Any, Any] | None:
     """Reference and current windows from files, or cut from the inputs by time; None when
     no window is configured."""
@@ -71,9 +94,7 @@ def windows(ctx: StageContext) -> tuple[Any, Any] | None:
     else:
         return None
     if any(POLICY in w.table.columns for w in (reference, current)):
-        raise ConfigError("drift on per-policy data (predictions with a policy column) is not "
-                          "supported: each item would count once per policy in every test; "
-                          "leave drift out of pipeline.stages")
+        raise ConfigError(PER_POLICY)
     if not cfg.use_current_labels and current.labelled:
         current = current.without_labels()
         ctx.notice("drift.use_current_labels=false: the current window's gold is ignored")
@@ -85,8 +106,9 @@ def run(ctx: StageContext) -> StageResult:
     from smo_eval.stages.drift import DRIFT_COLUMNS, drift
 
     cfg = ctx.config.drift
-    found = windows(ctx)
-    if found is None:
+    sql = sql_windows(ctx)
+    found = windows(ctx) if sql is None else None
+    if sql is None and found is None:
         why = ("no drift windows configured (drift.reference / drift.current days, or "
                "drift.reference_data / drift.current_data files)")
         empty = pd.DataFrame(columns=DRIFT_COLUMNS)
@@ -96,11 +118,13 @@ def run(ctx: StageContext) -> StageResult:
                             "drift.emerging_terms": pd.DataFrame(),
                             "drift.evidently": _note_page(why)},
                            notices=[f"drift skipped: {why}"], status="skipped")
-    reference, current = found
     from smo_eval.pipeline.dataset import hard_label_models
 
-    shared = [m for m in reference.scores.columns if m in current.scores.columns]
-    hard = set(hard_label_models(reference.scores[shared]))
+    if found is not None:
+        shared = [m for m in found[0].scores.columns if m in found[1].scores.columns]
+        hard = set(hard_label_models(found[0].scores[shared]))
+    else:  # the relation's models, hard ones judged on the reference in SQL
+        shared, hard = list(sql.models), set(sql.hard)
     models = [m for m in shared if m not in hard]
     if hard:
         ctx.notice(f"score drift and the label-free estimate do not apply to hard 0/1 "
@@ -108,13 +132,26 @@ def run(ctx: StageContext) -> StageResult:
     if not models:
         raise ConfigError("the reference and current windows share no scored model's "
                           "predictions")
-    points = ctx.operating_points(models, current.table)
+    if found is None and ctx.config.evaluate.thresholds_file:
+        raise ConfigError(f"drift on engine.backend={ctx.config.engine.backend} needs one "
+                          "threshold per model; evaluate.thresholds_file gives per-slice "
+                          "thresholds (use evaluate.thresholds, or engine.backend=pandas)")
+    # On a SQL backend the thresholds come from the settings alone: no row is read.
+    points = ctx.operating_points(models, found[1].table if found else pd.DataFrame())
     thresholds = {m: scalar(t) for m, t in points.items()}
     use_evidently = cfg.evidently.enabled and _evidently_installed(ctx)
     with ctx.progress("drift", total=4 + use_evidently) as step:
         try:
-            result = drift(reference, current, models, thresholds, cfg, ctx.seed,
-                           progress=step)
+            if found is not None:
+                reference, current = found
+                result = drift(reference, current, models, thresholds, cfg, ctx.seed,
+                               progress=step)
+            else:
+                from smo_eval.stages.drift_sql import drift_sql
+
+                # Evidently then runs on the windows' samples the emerging terms used.
+                result, (reference, current) = drift_sql(sql, models, thresholds, cfg,
+                                                         ctx.seed, progress=step)
         except ValueError as exc:
             raise ConfigError(f"drift: {exc}") from None
         snapshot = None

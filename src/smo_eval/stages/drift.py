@@ -25,7 +25,7 @@ from smo_eval.contract.schema import NON_DIMENSION_COLUMNS
 from smo_eval.engine import divergence
 from smo_eval.engine.counting import ScoreGrid
 from smo_eval.engine.histograms import slice_histograms
-from smo_eval.engine.slices import build_slice_index
+from smo_eval.engine.slices import SliceIndex, build_slice_index
 from smo_eval.slicekey import SliceKey, dimension_of, display, to_json
 from smo_eval.stages.drift_estimate import estimate_performance
 from smo_eval.stages.drift_terms import emerging_terms
@@ -57,22 +57,41 @@ class DriftResult:
 
 def metadata_columns(reference: Window, current: Window, cfg: DriftConfig) -> list[str]:
     """Columns to test: `drift.columns`, else every metadata column both windows carry."""
+    datetimes = {c for c in reference.table.columns
+                 if pd.api.types.is_datetime64_any_dtype(reference.table[c])}
+    return tested_columns(list(reference.table.columns), list(current.table.columns),
+                          datetimes, cfg)
+
+
+def tested_columns(reference: Sequence[str], current: Sequence[str], datetimes: set[str],
+                   cfg: DriftConfig) -> list[str]:
+    """`metadata_columns` from the column names alone (a SQL backend reads no rows for it)."""
     configured = list(cfg.columns)
     if configured:
-        return [c for c in configured if c in reference.table and c in current.table]
+        return [c for c in configured if c in reference and c in current]
     skip = NON_DIMENSION_COLUMNS | set(GOLD_COLUMNS) | {cfg.time_column}
-    return [c for c in reference.table.columns
-            if c in current.table.columns and c not in skip
-            and not pd.api.types.is_datetime64_any_dtype(reference.table[c])]
+    return [c for c in reference if c in current and c not in skip and c not in datetimes]
+
+
+def numeric_dtype(dtype: Any) -> bool:
+    """Whether a column of this dtype may be numeric (then its distinct values decide)."""
+    return bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
 
 
 def _is_numeric(ref: pd.Series, cur: pd.Series) -> bool:
-    if not (pd.api.types.is_numeric_dtype(ref) and pd.api.types.is_numeric_dtype(cur)):
+    """Numeric dtype and more than `_MAX_NUMERIC_LEVELS` distinct values over both windows.
+
+    Counted over all rows (a chunk at a time, stopping once past the limit), not the first
+    rows: the answer must not depend on row order, which a SQL backend does not have."""
+    if not (numeric_dtype(ref.dtype) and numeric_dtype(cur.dtype)):
         return False
-    if pd.api.types.is_bool_dtype(ref):
-        return False
-    return bool(pd.concat([ref.head(100_000), cur.head(100_000)]).nunique()
-                > _MAX_NUMERIC_LEVELS)
+    seen: set[Any] = set()
+    for column in (ref, cur):
+        for start in range(0, len(column), 1 << 20):
+            seen.update(pd.unique(column.iloc[start:start + (1 << 20)].dropna()))
+            if len(seen) > _MAX_NUMERIC_LEVELS:
+                return True
+    return False
 
 
 def _method(column: str, kind: str, cfg: DriftConfig) -> tuple[str, float]:
@@ -96,8 +115,8 @@ def column_counts(ref: pd.Series, cur: pd.Series, numeric: bool
         c = pd.to_numeric(cur, errors="coerce").to_numpy(np.float64)
         r, c = r[~np.isnan(r)], c[~np.isnan(c)]
         both = np.concatenate([r, c])
-        lo, hi = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
-        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, _NUMERIC_BINS + 1)
+        edges = numeric_edges(float(both.min()), float(both.max())) if len(both) else \
+            numeric_edges(0.0, 1.0)
         return (np.histogram(r, edges)[0][None, :], np.histogram(c, edges)[0][None, :],
                 (edges[:-1] + edges[1:]) / 2)
     values = pd.concat([ref.astype("string"), cur.astype("string")], ignore_index=True)
@@ -105,6 +124,11 @@ def column_counts(ref: pd.Series, cur: pd.Series, numeric: bool
     k = max(len(uniques), 1)
     counts = np.bincount((np.arange(len(codes)) >= len(ref)) * k + codes, minlength=2 * k)
     return counts[None, :k], counts[None, k:], None
+
+
+def numeric_edges(lo: float, hi: float) -> np.ndarray:
+    """The float64 edges of a numeric column's histogram over both windows' [min, max]."""
+    return np.linspace(lo, hi if hi > lo else lo + 1.0, _NUMERIC_BINS + 1)
 
 
 def _row(kind: str, column: str, model: str, key: SliceKey, method: str,
@@ -134,15 +158,20 @@ def column_drift(reference: Window, current: Window, columns: Sequence[str], kin
     for column in columns:
         ref, cur = reference.table[column], current.table[column]
         numeric = _is_numeric(ref, cur)
-        method, threshold = _method(column, "numeric" if numeric else "categorical", cfg)
-        if method == "wasserstein" and not numeric:
-            method = "jensenshannon"
-        r, c, centres = column_counts(ref, cur, numeric)
-        value = float(divergence.effect(method, r, c, centres, cfg.psi_bins)[0])
-        p = float(divergence.p_value(r, c, numeric)[0])
-        rows.append(_row(kind, column, "", (), method, value, threshold,
-                         numeric, p, r.sum(), c.sum(), cfg))
+        rows.append(column_row(kind, column, numeric, *column_counts(ref, cur, numeric), cfg))
     return rows
+
+
+def column_row(kind: str, column: str, numeric: bool, r: np.ndarray, c: np.ndarray,
+               centres: np.ndarray | None, cfg: DriftConfig) -> dict[str, Any]:
+    """A column's drift row from its counts per window (`column_counts`), whoever counted."""
+    method, threshold = _method(column, "numeric" if numeric else "categorical", cfg)
+    if method == "wasserstein" and not numeric:
+        method = "jensenshannon"
+    value = float(divergence.effect(method, r, c, centres, cfg.psi_bins)[0])
+    p = float(divergence.p_value(r, c, numeric)[0])
+    return _row(kind, column, "", (), method, value, threshold, numeric, p, r.sum(), c.sum(),
+                cfg)
 
 
 def score_drift(reference: Window, current: Window, models: Sequence[str],
@@ -154,7 +183,7 @@ def score_drift(reference: Window, current: Window, models: Sequence[str],
     both = pd.concat([reference.table, current.table], ignore_index=True, join="inner")
     index, notices = build_slice_index(both, cfg.slicing.dimensions, cfg.slicing.crosses)
     window = np.r_[np.zeros(len(reference), np.int64), np.ones(len(current), np.int64)]
-    grid = ScoreGrid(0.5, cfg.score_bins)
+    grid = score_grid(cfg)
     b = grid.n_bins
     rows = []
     for model in models:
@@ -163,16 +192,25 @@ def score_drift(reference: Window, current: Window, models: Sequence[str],
         ok = ~np.isnan(scores)
         hist = slice_histograms(index, index.cell_of_row[ok],
                                 window[ok] * b + grid.bin_of(scores[ok]), 2, b)
-        ref_h, cur_h = hist[:, 0], hist[:, 1]
-        method, threshold = _method(f"score:{model}", "score", cfg)
-        values = divergence.effect(method, ref_h, cur_h, grid.centres,
-                                   cfg.psi_bins)
-        _d, p = divergence.ks_pvalue(ref_h, cur_h)
-        for s, key in enumerate(index.keys):
-            rows.append(_row("score", f"score:{model}", model, key,
-                             method, float(values[s]), threshold, True, float(p[s]),
-                             ref_h[s].sum(), cur_h[s].sum(), cfg))
+        rows += score_rows(model, index, hist, cfg)
     return rows, notices
+
+
+def score_grid(cfg: DriftConfig) -> ScoreGrid:
+    """The fine logit bins of score drift (centred on 0.5: one grid for every model)."""
+    return ScoreGrid(0.5, cfg.score_bins)
+
+
+def score_rows(model: str, index: SliceIndex, hist: np.ndarray, cfg: DriftConfig
+               ) -> list[dict[str, Any]]:
+    """A model's score drift rows from its (slices, window, bin) histogram on `score_grid`."""
+    ref_h, cur_h = hist[:, 0], hist[:, 1]
+    method, threshold = _method(f"score:{model}", "score", cfg)
+    values = divergence.effect(method, ref_h, cur_h, score_grid(cfg).centres, cfg.psi_bins)
+    _d, p = divergence.ks_pvalue(ref_h, cur_h)
+    return [_row("score", f"score:{model}", model, key, method, float(values[s]), threshold,
+                 True, float(p[s]), ref_h[s].sum(), cur_h[s].sum(), cfg)
+            for s, key in enumerate(index.keys)]
 
 
 def drift(reference: Window, current: Window, models: Sequence[str],
@@ -193,7 +231,7 @@ def drift(reference: Window, current: Window, models: Sequence[str],
         notices.append("current window has no gold labels: category-mix drift and true "
                        "performance skipped; the label-free estimate stands in")
     step("columns")
-    score_rows, slice_notices = score_drift(reference, current, models, cfg)
+    by_slice, slice_notices = score_drift(reference, current, models, cfg)
     notices += slice_notices
     step("scores")
     index, _ = build_slice_index(current.table, cfg.slicing.dimensions, cfg.slicing.crosses)
@@ -204,6 +242,6 @@ def drift(reference: Window, current: Window, models: Sequence[str],
                                          cfg.terms, np.random.default_rng(seed))
     notices += term_notices
     step("terms")
-    table = pd.DataFrame(rows + score_rows, columns=DRIFT_COLUMNS)
+    table = pd.DataFrame(rows + by_slice, columns=DRIFT_COLUMNS)
     windows = {w.name: {"n": len(w), "labelled": w.labelled} for w in (reference, current)}
     return DriftResult(table, estimate, terms, windows, notices)

@@ -110,15 +110,25 @@ def calibrate(reference: Window, model: str, group_cols: Sequence[str], min_n: i
     scores = reference.scores[model].to_numpy()
     labels = reference.table["label"].to_numpy().astype(np.int64)
     scored = ~np.isnan(scores)
-    bins = grid.bin_of(scores[scored])
-    y = labels[scored]
+    values = group_values(reference.table, group_cols)
+    return fit_calibration(None if values is None else values[scored], labels[scored],
+                           grid.bin_of(scores[scored]), None, min_n, min_positives, grid,
+                           min_items)
+
+
+def fit_calibration(values: np.ndarray | None, y: np.ndarray, bins: np.ndarray,
+                    count: np.ndarray | None, min_n: int, min_positives: int, grid: ScoreGrid,
+                    min_items: int) -> Calibration:
+    """The calibration from scored reference rows: group name (None: global only), label and
+    bin per row, and `count` items per row (None: one each), so a SQL backend's counts per
+    (group, label, bin) fit exactly what the rows fit. Groups are taken in order of first
+    appearance."""
     names: list[str] = []
-    codes = np.zeros(int(scored.sum()), dtype=np.int64)
-    all_values = group_values(reference.table, group_cols)
-    if all_values is not None:
-        inv, uniq = pd.factorize(all_values[scored])
-        n = np.bincount(inv, minlength=len(uniq))
-        pos = np.bincount(inv, weights=y, minlength=len(uniq))
+    codes = np.zeros(len(y), dtype=np.int64)
+    if values is not None:
+        inv, uniq = pd.factorize(values)
+        n = np.bincount(inv, weights=count, minlength=len(uniq))
+        pos = np.bincount(inv, weights=y if count is None else y * count, minlength=len(uniq))
         keep = (n >= min_n) & (pos >= min_positives)
         names = [str(v) for v in uniq[keep]]
         remap = np.full(len(uniq), len(names), dtype=np.int64)
@@ -126,7 +136,7 @@ def calibrate(reference: Window, model: str, group_cols: Sequence[str], min_n: i
         codes = remap[inv]
     groups = [*names, GLOBAL]
     b = grid.n_bins
-    hist = np.bincount((codes * 2 + y) * b + bins, minlength=len(groups) * 2 * b)
+    hist = np.bincount((codes * 2 + y) * b + bins, weights=count, minlength=len(groups) * 2 * b)
     hist = hist.reshape(len(groups), 2, b).astype(np.float64)
     hist[-1] = hist.sum(axis=0)  # the global calibration uses every reference item
     prob, block, variances = np.empty((len(groups), b)), np.empty((len(groups), b), np.int64), []
@@ -141,13 +151,26 @@ def calibrate(reference: Window, model: str, group_cols: Sequence[str], min_n: i
     return Calibration(groups, prob, block, np.concatenate(variances), grid)
 
 
-def _group_codes(current: Window, group_cols: Sequence[str], groups: list[str]) -> np.ndarray:
+def group_codes(values: np.ndarray | None, n_rows: int, groups: list[str]) -> np.ndarray:
+    """Each row's calibration group (its own when fitted, else the global one, last)."""
     fallback = len(groups) - 1
-    values = group_values(current.table, group_cols)
     if values is None or len(groups) == 1:
-        return np.full(len(current), fallback, dtype=np.int64)
+        return np.full(n_rows, fallback, dtype=np.int64)
     lookup = {g: i for i, g in enumerate(groups[:-1])}
     return pd.Series(values).map(lookup).fillna(fallback).to_numpy(np.int64)
+
+
+@dataclass(frozen=True)
+class CurrentRows:
+    """Scored rows of the current window (or a SQL backend's counts of alike rows): joint
+    cell, fine bin, calibration group, flag, gold label (None: unlabelled) and items each."""
+
+    cell: np.ndarray
+    bins: np.ndarray
+    group: np.ndarray
+    flagged: np.ndarray
+    labels: np.ndarray | None
+    count: np.ndarray | None = None
 
 
 def estimate_model(current: Window, model: str, threshold: float, cal: Calibration,
@@ -156,26 +179,39 @@ def estimate_model(current: Window, model: str, threshold: float, cal: Calibrati
     the true values when the current window is labelled."""
     scores = current.scores[model].to_numpy()
     scored = ~np.isnan(scores)
-    cell = index.cell_of_row[scored].astype(np.int64)
-    grid = cal.grid
-    bins = grid.bin_of(scores[scored])
-    group = _group_codes(current, group_cols, cal.groups)[scored]
+    # Flags in float64, as every stage and backend counts them (not in the scores' float32).
+    s64 = scores[scored].astype(np.float64)
+    group = group_codes(group_values(current.table, group_cols), len(current), cal.groups)
+    labels = (current.table["label"].to_numpy()[scored].astype(np.int64)
+              if current.labelled else None)
+    rows = CurrentRows(index.cell_of_row[scored].astype(np.int64), cal.grid.bin_of(s64),
+                       group[scored], s64 >= threshold, labels)
+    return estimate_counts(rows, model, threshold, cal, index, level)
+
+
+def estimate_counts(rows: CurrentRows, model: str, threshold: float, cal: Calibration,
+                    index: SliceIndex, level: float) -> pd.DataFrame:
+    """`estimate_model` from the current window's rows or counts (see `CurrentRows`)."""
+    cell, bins, group, flagged, count = rows.cell, rows.bins, rows.group, rows.flagged, \
+        rows.count
     p = cal.prob[group, bins]
-    flagged = scores[scored] >= threshold
     j = index.n_cells
     own = group < len(cal.groups) - 1
     w = np.stack([p * flagged, (1 - p) * flagged, p * ~flagged, p * (1 - p) * flagged,
                   p * (1 - p) * ~flagged, flagged.astype(np.float64), own], axis=1)
+    if count is not None:
+        w *= count[:, None]
     per_cell = np.stack([np.bincount(cell, weights=w[:, k], minlength=j) for k in range(7)],
                         axis=1)
     tp, _fp, fn, var_tp, var_fn, n_flag, n_own = index.aggregate(per_cell).T
-    n = index.aggregate(np.bincount(cell, minlength=j).astype(np.float64))
+    n = index.aggregate(np.bincount(cell, weights=count, minlength=j).astype(np.float64))
     # Calibration noise: counts of flagged / unflagged items per (slice, block).
     blocks = cal.block[group, bins]
     n_blocks = len(cal.block_var)
     var_cal = []
     for side in (flagged, ~flagged):
         counts = np.bincount(cell[side] * n_blocks + blocks[side],
+                             weights=None if count is None else count[side],
                              minlength=j * n_blocks).reshape(j, n_blocks).astype(np.float64)
         per_slice = index.membership @ counts
         var_cal.append(np.asarray(per_slice) ** 2 @ cal.block_var)
@@ -199,20 +235,18 @@ def estimate_model(current: Window, model: str, threshold: float, cal: Calibrati
         "est_recall_lo": np.clip(recall - z * recall_se, 0, 1),
         "est_recall_hi": np.clip(recall + z * recall_se, 0, 1),
     })
-    if current.labelled:
-        frame = frame.join(_actual(current, model, threshold, index, scored))
+    if rows.labels is not None:
+        frame = frame.join(_actual(rows, index))
     return frame
 
 
-def _actual(current: Window, model: str, threshold: float, index: SliceIndex,
-            scored: np.ndarray) -> pd.DataFrame:
+def _actual(rows: CurrentRows, index: SliceIndex) -> pd.DataFrame:
     """True precision and recall from the current window's gold, and whether each lies in
     the estimate's interval (checked by the caller's columns)."""
-    y = current.table["label"].to_numpy()[scored].astype(np.int64)
-    flagged = (current.scores[model].to_numpy()[scored] >= threshold).astype(np.int64)
-    cell = index.cell_of_row[scored].astype(np.int64)
+    assert rows.labels is not None
     j = index.n_cells
-    cells = np.bincount(cell * 4 + y * 2 + flagged, minlength=4 * j).reshape(j, 4)
+    key = rows.cell * 4 + rows.labels * 2 + rows.flagged.astype(np.int64)
+    cells = np.bincount(key, weights=rows.count, minlength=4 * j).reshape(j, 4)
     _tn, fp, fn, tp = index.aggregate(cells.astype(np.float64)).T
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame({"actual_prevalence": (tp + fn) / np.maximum(tp + fn + fp + _tn, 1),
@@ -234,7 +268,11 @@ def estimate_performance(reference: Window, current: Window, models: Sequence[st
         frame = estimate_model(current, model, float(thresholds[model]), cal, index,
                                group_cols, cfg.level)
         frames.append(frame)
-    out = pd.concat(frames, ignore_index=True)
+    return with_coverage(pd.concat(frames, ignore_index=True))
+
+
+def with_coverage(out: pd.DataFrame) -> pd.DataFrame:
+    """`<metric>_in_interval` beside the estimate where the true values are known."""
     if "actual_precision" in out.columns:
         for metric in ("precision", "recall"):
             actual = out[f"actual_{metric}"]

@@ -92,7 +92,8 @@ def _subsets(reference: Window, current: Window, models: Sequence[str],
     wanted = set(cfg.subsets)
     for model in models:
         t = thresholds[model]
-        rs, cs = reference.scores[model].to_numpy(), current.scores[model].to_numpy()
+        # Flags in float64, as every stage and backend counts them.
+        rs, cs = (w.scores[model].to_numpy(np.float64) for w in (reference, current))
         if "high_score" in wanted:
             out.append(("high_score", model, rs >= t, cs >= t))
         if "missed" in wanted:

@@ -40,6 +40,12 @@ class DuckBackend:
     def quote(name: str) -> str:
         return '"' + str(name).replace('"', '""') + '"'
 
+    @staticmethod
+    def sample_key(column: str, seed: int) -> str:
+        """A seeded pseudo-random order of rows by their id: the first n are a sample that
+        the same data and seed give again, on any number of threads."""
+        return f"hash({column}, {int(seed)})"
+
     def query(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).fetch_df()
 

@@ -45,6 +45,12 @@ class SparkBackend:
     def quote(name: str) -> str:
         return "`" + str(name).replace("`", "``") + "`"
 
+    @staticmethod
+    def sample_key(column: str, seed: int) -> str:
+        """A seeded pseudo-random order of rows by their id: the first n are a sample that
+        the same data and seed give again, however the data is partitioned."""
+        return f"xxhash64({column}, {int(seed)})"
+
     def query(self, sql: str) -> pd.DataFrame:
         return self.spark.sql(sql).toPandas()
 
@@ -67,8 +73,15 @@ class SparkBackend:
 
     def files(self, eval_path: Path, scores_path: Path) -> Relation:
         """Ingest's two row-aligned files, joined on each row's index in its file."""
+        from pyspark.sql import functions as F
+
         reader = self.spark.read
         e = reader.parquet(str(eval_path)).select("*", "_metadata.row_index")
+        for name in _nanosecond_timestamps(eval_path):
+            # nanosAsLong read pandas' nanosecond timestamps as numbers: timestamps again
+            # (microseconds, floored, so a day boundary splits the rows as in pandas).
+            c = self.quote(name)
+            e = e.withColumn(name, F.expr(f"timestamp_micros(({c} - pmod({c}, 1000)) div 1000)"))
         s = reader.parquet(str(scores_path))
         models = [str(c) for c in s.columns]
         s = s.select(*[s[m].alias(SCORE_PREFIX + m) for m in models], "_metadata.row_index")
@@ -85,3 +98,12 @@ class SparkBackend:
         return Relation(self, f"(SELECT {cols}, {scores} FROM {view})", tuple(columns),
                         tuple(models))
 
+
+
+def _nanosecond_timestamps(path: Path) -> list[str]:
+    """Columns of a Parquet file stored as nanosecond timestamps (as pandas writes them)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return [f.name for f in pq.read_schema(path)
+            if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]

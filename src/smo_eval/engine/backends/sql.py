@@ -94,22 +94,38 @@ def _binned(rel: Relation, model: str, grid: ScoreGrid, columns: str, names: str
             source: str) -> str:
     """Rows of `source` with a score: `columns` (named `names`), the label and the score's
     exact bin."""
-    be = rel.backend
-    q = be.quote
+    q = rel.backend.quote
+    return exact_bins(rel.backend, rel.score(model), approximate_bin(rel.score(model), grid),
+                      grid.inner_edges, f"{columns}r.{q('label')} AS __label, ",
+                      f"{names}__label, ", source)
+
+
+def approximate_bin(score: str, grid: ScoreGrid) -> str:
+    """A score's bin on `grid` from its logit in SQL arithmetic: within one bin of the exact
+    one (`exact_bins` corrects it)."""
     b = grid.n_bins
     inner = grid.inner_edges
-    edges = pd.DataFrame({"k": np.arange(b, dtype=np.int64), "lo": np.r_[-1.0, inner],
-                          "hi": np.r_[inner, 2.0]})
+    x = f"LEAST(GREATEST({score}, {_double(inner[0])}), {_double(inner[-1])})"
+    return (f"LEAST(GREATEST(CAST(FLOOR((LN({x}) - LN(1 - {x}) - "
+            f"{_double(_logit(grid.centre))}) * {_double(1.0 / grid.width)}) AS BIGINT) + "
+            f"{b // 2}, 0), {b - 1})")
+
+
+def exact_bins(be: Any, value: str, approx: str, inner: np.ndarray, columns: str, names: str,
+               source: str) -> str:
+    """Rows of `source` where `value` is not NULL: `columns` (named `names`) and `__k`, the
+    number of `inner` edges at or below the value compared in float64 (what
+    `np.searchsorted(inner, value, "right")` gives in numpy). `approx` is a BIGINT within one
+    bin of it, in [0, len(inner)]; a join with the small edges table corrects it, so every
+    backend puts a value in the bin numpy would, whatever its arithmetic rounds."""
+    b = len(inner) + 1
+    edges = pd.DataFrame({"k": np.arange(b, dtype=np.int64), "lo": np.r_[-np.inf, inner],
+                          "hi": np.r_[inner, np.inf]})
     edge_table = be.small_table("edges", edges)
-    s = rel.score(model)
-    x = f"LEAST(GREATEST({s}, {_double(inner[0])}), {_double(inner[-1])})"
-    approx = (f"LEAST(GREATEST(CAST(FLOOR((LN({x}) - LN(1 - {x}) - "
-              f"{_double(_logit(grid.centre))}) * {_double(1.0 / grid.width)}) AS BIGINT) + "
-              f"{b // 2}, 0), {b - 1})")
-    return (f"SELECT {names}__label, __a - CASE WHEN __s < e.lo THEN 1 ELSE 0 "
-            f"END + CASE WHEN __s >= e.hi THEN 1 ELSE 0 END AS __k FROM (SELECT {columns}"
-            f"r.{q('label')} AS __label, {s} AS __s, {approx} AS __a FROM {source} WHERE {s} IS "
-            f"NOT NULL) AS a JOIN {edge_table} AS e ON e.k = a.__a")
+    return (f"SELECT {names}__a - CASE WHEN __v < e.lo THEN 1 ELSE 0 END + CASE WHEN __v >= "
+            f"e.hi THEN 1 ELSE 0 END AS __k FROM (SELECT {columns}{value} AS __v, {approx} AS "
+            f"__a FROM {source} WHERE {value} IS NOT NULL) AS a JOIN {edge_table} AS e ON "
+            "e.k = a.__a")
 
 
 def streamed_histograms(rel: Relation, index: SliceIndex, model: str,
