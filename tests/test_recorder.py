@@ -33,6 +33,8 @@ with tracker.run("evaluate · v1", stage="evaluate", params={"evaluate.threshold
         info = run.log_sklearn_model(model, name="model", pip_requirements=["scikit-learn"],
                                      registered_model_name="challenger")
         out["version"] = str(info.registered_model_version)
+    if sys.argv[3] == "error":  # MLflow refuses to change a logged param
+        run.log_params({"evaluate.threshold": 0.6})
     if sys.argv[3] == "kill":
         recorder._RECORDERS[tracker.uri]._process.kill()
         run.log_metrics({"v1/fpr": 0.1})
@@ -79,3 +81,14 @@ def test_a_recorder_that_dies_leaves_a_notice_not_a_failure(tmp_path: Path) -> N
     run = client.get_run(out["run_id"])
     assert run.data.metrics == {"v1/recall": 0.75}
     assert run.info.status == "RUNNING"
+
+
+def test_an_mlflow_error_comes_back_named_and_the_run_still_closes(tmp_path: Path) -> None:
+    out, client = _command(tmp_path, "error")
+    assert out["mlflow_imported_here"] is False
+    (notice,) = out["notices"]
+    assert "not fully recorded" in notice
+    assert "mlflow.exceptions.MlflowException" in notice
+    run = client.get_run(out["run_id"])
+    assert run.info.status == "FINISHED"  # the recorder went on answering after the error
+    assert run.data.params == {"evaluate.threshold": "0.5"}

@@ -130,7 +130,9 @@ class Recorder:
                 if not self._process.is_alive():
                     raise RecorderError("the MLflow recorder process ended")
             ok, value = self._conn.recv()
-        except (EOFError, OSError, ValueError) as exc:
+        except RecorderError:
+            raise
+        except Exception as exc:  # a closed pipe, an answer that does not unpickle
             raise RecorderError(f"the MLflow recorder is unreachable ({exc})") from None
         if ok:
             return value
@@ -180,7 +182,10 @@ def _detached(value: Any, depth: int = 3) -> Any:
 
 
 def _detached_error(exc: Exception) -> Exception:
-    if not _from_mlflow(exc):
+    """Python's own exceptions travel as they are (a TypeError is still a bug to raise);
+    the store's and its libraries' (MLflow, SQLAlchemy, requests) as a RecorderError naming
+    them: they may not unpickle, and would import their library in the command."""
+    if type(exc).__module__ == "builtins":
         return exc
     return RecorderError(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
 
