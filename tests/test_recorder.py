@@ -92,3 +92,39 @@ def test_an_mlflow_error_comes_back_named_and_the_run_still_closes(tmp_path: Pat
     run = client.get_run(out["run_id"])
     assert run.info.status == "FINISHED"  # the recorder went on answering after the error
     assert run.data.params == {"evaluate.threshold": "0.5"}
+
+
+KILLED = """
+import os, sys
+from smo_eval import recorder
+recorder.want_recorder()
+recorder.prestart()
+rec = recorder.recorder_for(sys.argv[1], 5.0)
+rec.module.get_experiment_by_name("Default")  # the recorder is up and answering
+print(rec._process.pid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_killed_command_takes_its_recorder_with_it(tmp_path: Path) -> None:
+    """SIGKILL leaves no recorder behind holding the command's output open (a caller reading
+    it to the end would wait forever)."""
+    import time
+
+    import psutil
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = subprocess.run([sys.executable, "-c", KILLED, uri], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -9
+    pid = int(done.stdout.strip())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"recorder {pid} still running after its command was killed")

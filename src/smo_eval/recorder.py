@@ -90,7 +90,7 @@ class Recorder:
 
         context = multiprocessing.get_context("fork")
         self._conn, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs,),
+        self._process = context.Process(target=_serve, args=(theirs, self._conn),
                                         name="smo-eval-mlflow-recorder", daemon=True)
         self._process.start()
         theirs.close()
@@ -190,9 +190,14 @@ def _detached_error(exc: Exception) -> Exception:
     return RecorderError(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, commands_end: Connection) -> None:
     """The recorder: import MLflow and its SQL store at once, open the store it is pointed at,
-    then answer calls until the command's end closes the pipe. Ctrl-C is the command's."""
+    then answer calls until the command's end closes the pipe. Ctrl-C is the command's.
+
+    The fork inherited the command's end of the pipe: closed here, so that the command's
+    death, however abrupt (SIGKILL), ends the recorder too instead of leaving it holding the
+    command's stdout."""
+    commands_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     mlflow: Any = None
     failure: Exception | None = None
