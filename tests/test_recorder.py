@@ -6,6 +6,7 @@ here with MLflow's own client."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,10 +45,12 @@ print(json.dumps(out))
 """
 
 
-def _command(tmp_path: Path, what: str) -> tuple[dict[str, Any], MlflowClient]:
+def _command(tmp_path: Path, what: str, env: dict[str, str] | None = None
+             ) -> tuple[dict[str, Any], MlflowClient]:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = subprocess.run([sys.executable, "-c", COMMAND, uri, str(tmp_path), what],
-                          capture_output=True, text=True, timeout=300, check=True)
+                          capture_output=True, text=True, timeout=300, check=True,
+                          env={**os.environ, **(env or {})})
     return json.loads(done.stdout.strip().splitlines()[-1]), MlflowClient(uri, uri)
 
 
@@ -128,3 +131,11 @@ def test_a_killed_command_takes_its_recorder_with_it(tmp_path: Path) -> None:
         time.sleep(0.1)
     else:
         raise AssertionError(f"recorder {pid} still running after its command was killed")
+
+
+def test_the_off_switch_records_in_the_command_itself(tmp_path: Path) -> None:
+    out, client = _command(tmp_path, "plain", {"SMO_EVAL_RECORDER": "0"})
+    assert out["mlflow_imported_here"] is True
+    run = client.get_run(out["run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics == {"v1/recall": 0.75}

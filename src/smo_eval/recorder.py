@@ -12,7 +12,8 @@ MLflow failure. The recorder ends when the command does (its pipe closes).
 
 Only a fresh command process uses it (`cli.main` asks for it), and only on Linux, where
 forking a process that has not started threads is safe; in a long-lived process (tests, a
-notebook) MLflow is imported once and used in-process.
+notebook) MLflow is imported once and used in-process, and so it is with
+`SMO_EVAL_RECORDER=0`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from multiprocessing.connection import Connection
 from types import SimpleNamespace
 from typing import Any
 
+OFF_SWITCH = "SMO_EVAL_RECORDER"
 _WANTED = False
 _SPARE: list[Recorder] = []  # started before the configuration said where to record
 _RECORDERS: dict[str, Recorder] = {}
@@ -35,9 +37,10 @@ class RecorderError(Exception):
 
 
 def want_recorder() -> None:
-    """Record through a recorder process in this process (called by the CLI's entry point)."""
+    """Record through a recorder process in this process (called by the CLI's entry point);
+    `SMO_EVAL_RECORDER=0` keeps MLflow in the command's own process."""
     global _WANTED
-    _WANTED = sys.platform == "linux"
+    _WANTED = sys.platform == "linux" and os.environ.get(OFF_SWITCH, "1") != "0"
 
 
 def prestart() -> None:
