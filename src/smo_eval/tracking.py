@@ -22,7 +22,13 @@ from typing import Any
 
 from smo_eval.config.schema_data import MlflowConfig
 from smo_eval.errors import ConfigError, SmoEvalError
-from smo_eval.recorder import RecorderError, drop_spare, open_mlflow, recorder_for
+from smo_eval.recorder import (
+    RecorderError,
+    drop_spare,
+    open_mlflow,
+    recorder_for,
+    use_experiment,
+)
 from smo_eval.slicekey import mlflow_name
 
 _BATCH = 900
@@ -52,10 +58,21 @@ class Tracker:
         self._checked = not cfg.enabled
         self.notices: list[str] = []
         self.last_run_id: str | None = None
+        self._experiment_set = False
         if cfg.enabled:  # a command from the shell: MLflow starts beside the stage
-            recorder_for(self.uri, cfg.timeout)
+            recorder = recorder_for(self.uri, cfg.timeout)
+            if recorder is not None:
+                recorder.prepare(cfg.experiment, self._artifact_location())
+                self._experiment_set = True
         else:
             drop_spare()
+
+    def _artifact_location(self) -> str | None:
+        """A local store's artifacts go to the project folder (MLflow's default is relative
+        to the working folder); a server decides its own."""
+        if not self.uri.startswith("sqlite:"):
+            return None
+        return (self.project_root / "mlartifacts").resolve().as_uri()
 
     def check(self) -> None:
         """Probe the store once (HTTP servers answer /health); with `mlflow.required=true` an
@@ -94,7 +111,9 @@ class Tracker:
             return
         try:
             mlflow = self._mlflow()
-            _ensure_experiment(mlflow, self.cfg.experiment, self.uri, self.project_root)
+            if not self._experiment_set:
+                use_experiment(mlflow, self.cfg.experiment, self._artifact_location())
+                self._experiment_set = True
             nested = mlflow.active_run() is not None
             active = mlflow.start_run(run_name=name, nested=nested)
         except Exception as exc:  # any store error: unreachable, locked, refused
@@ -164,14 +183,6 @@ class StageRun:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._mlflow.set_tags({k: str(v) for k, v in tags.items() if v is not None})
-
-
-def _ensure_experiment(mlflow: Any, name: str, uri: str, project_root: Path) -> None:
-    """Create the experiment with artifacts in the project folder when the store is local."""
-    if mlflow.get_experiment_by_name(name) is None and uri.startswith("sqlite:"):
-        location = (project_root / "mlartifacts").resolve().as_uri()
-        mlflow.create_experiment(name, artifact_location=location)
-    mlflow.set_experiment(name)
 
 
 # MLflow refuses a metric name that reads as another path (`v/../x`, `/abs`, `a//b`): model
