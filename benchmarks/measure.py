@@ -37,20 +37,24 @@ def measure_call(func: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, seconds, peak[0] / 1e9
 
 
-def measure_command(argv: Sequence[str], cwd: Path) -> tuple[float, float, float]:
+def measure_command(argv: Sequence[str], cwd: Path,
+                    helpers: Callable[[], list[psutil.Process]] = list,
+                    env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak GB RSS, CPU seconds) of one command.
 
-    The peak is polled on the process and its children together (the MLflow recorder a
-    command forks, smo_eval.recorder): the kernel's RUSAGE_CHILDREN maximum would also count
-    earlier commands of the same benchmark. CPU seconds (user + system) are reported
-    because load from other processes inflates wall time on a shared machine, not CPU time."""
+    The peak is polled on the process and its children together, plus the `helpers` that
+    work for it elsewhere (the fork of the shared MLflow recorder answering it,
+    smo_eval.recorder_server): the kernel's RUSAGE_CHILDREN maximum would also count earlier
+    commands of the same benchmark. CPU seconds (user + system, of the command and its
+    children) are reported because load from other processes inflates wall time on a shared
+    machine, not CPU time."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = psutil.Popen(list(argv), cwd=cwd, stdout=subprocess.DEVNULL)
+    proc = psutil.Popen(list(argv), cwd=cwd, stdout=subprocess.DEVNULL, env=env)
     peak = 0
     while proc.poll() is None:
         try:
-            peak = max(peak, _rss(proc))
+            peak = max(peak, _rss(proc) + sum(_rss(h) for h in helpers()))
         except psutil.NoSuchProcess:
             break
         time.sleep(0.05)

@@ -7,7 +7,11 @@ Per size: the issue's workload (region 20 x language 15 x risk category 12 x con
 2, two models, the four dimensions and region x language) is written as Parquet; the
 reference (`benchmarks/reference.py`) and `smo-eval ingest`, `evaluate` and `compare`
 (pandas backend, MLflow on, a store of its own) run as separate processes, and each
-command's wall time and peak memory are printed as a ratio to the reference's. At the
+command's wall time and peak memory are printed as a ratio to the reference's. The run has a
+shared MLflow recorder of its own (smo_eval.recorder_server, started by the first `ingest`
+as in any session; its per-command fork counts in peak memory), and `evaluate` and `compare`
+also run with a recorder forked per command (`SMO_EVAL_RECORDER=fork`, each importing MLflow
+afresh, as without the shared recorder) and with MLflow off. At the
 largest size `evaluate` also runs the five-dimension slicing (region 50 x language 40 x
 category 30 x content type 3 x surface 6, all single dimensions and two crosses) for its
 peak memory. `--big` runs the same workload through the DuckDB backend (ingest, evaluate,
@@ -23,8 +27,10 @@ The machine may be shared: only ratios measured in the same run mean anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -80,26 +88,47 @@ def _prepare(rows: int, tmp: Path, days: int = 0
                                                ref_s, ref_gb)]
 
 
+def _recorder_forks() -> list[psutil.Process]:
+    """The forks of this run's shared MLflow recorder (each answers one command)."""
+    forks = []
+    for server in _servers():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            forks += server.children()
+    return forks
+
+
+def _servers() -> list[psutil.Process]:
+    """This run's shared recorder servers (its private runtime folder names them)."""
+    folder = os.environ.get("XDG_RUNTIME_DIR", "\0")
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "smo_eval.recorder_server" in cmdline and any(folder in a for a in cmdline):
+            found.append(process)
+    return found
+
+
 def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[str, Any]]:
     data, project, ref_s, ref_gb, out = _prepare(rows, tmp)
     args = _args(data, ISSUE, tmp / "mlflow.db")
     for command in COMMANDS:
-        seconds, peak, _ = measure_command([SMO, command, *args], project)
+        seconds, peak, _ = measure_command([SMO, command, *args], project, _recorder_forks)
         if command in commands:
             out.append(_row(f"smo-eval {command}", rows, "pandas", seconds, peak, ref_s, ref_gb))
+    variants = {"own recorder (SMO_EVAL_RECORDER=fork)": ([], {"SMO_EVAL_RECORDER": "fork"}),
+                "MLflow off": (["mlflow.enabled=false"], {})}
     for command in ("evaluate", "compare"):
-        # Without MLflow's import, store and logging (~2.5 s of fixed cost a command).
-        if command in commands:
-            seconds, peak, _ = measure_command([SMO, command, *args, "mlflow.enabled=false"],
-                                               project)
-            out.append(_row(f"smo-eval {command}, MLflow off", rows, "pandas", seconds, peak,
+        for label, (extra, env) in variants.items() if command in commands else ():
+            seconds, peak, _ = measure_command([SMO, command, *args, *extra], project,
+                                               _recorder_forks, {**os.environ, **env})
+            out.append(_row(f"smo-eval {command}, {label}", rows, "pandas", seconds, peak,
                             ref_s, ref_gb))
     if five:
         shutil.rmtree(data)
         write(rows, data, FIVE)
         args = _args(data, FIVE, tmp / "mlflow.db")
         measure_command([SMO, "ingest", *args, "engine.backend=duckdb"], project)
-        seconds, peak, _ = measure_command([SMO, "evaluate", *args], project)
+        seconds, peak, _ = measure_command([SMO, "evaluate", *args], project, _recorder_forks)
         out.append(_row("smo-eval evaluate, five dimensions", rows, "pandas", seconds, peak,
                         None, None))
     return out
@@ -121,7 +150,8 @@ def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
     total = 0.0
     for command in BIG_COMMANDS:
         try:
-            seconds, peak, _ = measure_command([SMO, command, *args], project)
+            seconds, peak, _ = measure_command([SMO, command, *args], project,
+                                               _recorder_forks)
         except subprocess.CalledProcessError:
             out.append(_row(f"smo-eval {command} FAILED", rows, "duckdb", 0, 0, None, None))
             return out
@@ -156,24 +186,37 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     sizes = [int(r) for r in args.rows]
     with tempfile.TemporaryDirectory(prefix="smo-bench-", dir=args.workdir) as tmp:
-        for rows in sizes if args.only else []:
-            print(f"[bench] {rows:,} rows ...", flush=True)
-            folder = Path(tmp) / f"rows-{rows}"
-            results += _size(rows, folder, args.only, five=rows == max(sizes))
-            shutil.rmtree(folder)
-        for name in args.also:
-            print(f"[bench] {name} ...", flush=True)
-            module = importlib.import_module(f"benchmarks.bench_{name}")
-            for row in module.run(min(sizes, default=1_000_000), Path(tmp)):
-                print(json.dumps(row), flush=True)
-                results.append(row)
-        if args.big:
-            print(f"[bench] {int(args.big):,} rows through DuckDB ...", flush=True)
-            results += _big(int(args.big), Path(tmp) / "big")
+        # A shared MLflow recorder of this run's own, stopped at its end.
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="smo-rt-", dir="/tmp")
+        try:
+            results += _all(args, sizes, Path(tmp))
+        finally:
+            for server in _servers():
+                server.kill()
+            shutil.rmtree(os.environ["XDG_RUNTIME_DIR"], ignore_errors=True)
     _print(results)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / f"{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+
+
+def _all(args: argparse.Namespace, sizes: list[int], tmp: Path) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for rows in sizes if args.only else []:
+        print(f"[bench] {rows:,} rows ...", flush=True)
+        folder = tmp / f"rows-{rows}"
+        results += _size(rows, folder, args.only, five=rows == max(sizes))
+        shutil.rmtree(folder)
+    for name in args.also:
+        print(f"[bench] {name} ...", flush=True)
+        module = importlib.import_module(f"benchmarks.bench_{name}")
+        for row in module.run(min(sizes, default=1_000_000), tmp):
+            print(json.dumps(row), flush=True)
+            results.append(row)
+    if args.big:
+        print(f"[bench] {int(args.big):,} rows through DuckDB ...", flush=True)
+        results += _big(int(args.big), tmp / "big")
+    return results
 
 
 def _print(results: list[dict[str, Any]]) -> None:
