@@ -16,21 +16,22 @@ names any input file, the other inputs that still hold the sample preset's paths
 
 from __future__ import annotations
 
-import difflib
+import copy
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
+from typing import TYPE_CHECKING, Any
 
 from smo_eval.config.schema import Config, register
 from smo_eval.config.schema_data import INPUT_TABLES
 from smo_eval.errors import ConfigError
+
+if TYPE_CHECKING:  # OmegaConf and Hydra are imported only when a configuration is composed
+    from omegaconf import DictConfig
 
 CONF_ENV = "SMO_EVAL_CONF_DIR"
 TEAM_FILE = "smo-eval.yaml"
@@ -43,18 +44,39 @@ _OURS = re.compile(r"^\s*-\s*smo_eval\s*$", re.MULTILINE)
 
 @dataclass
 class LoadedConfig:
-    """The typed configuration and where it came from (for lineage and MLflow params)."""
+    """The typed configuration and where it came from (for lineage and MLflow params).
+
+    `container` is the composed, resolved tree as plain dicts and lists, and `yaml` its
+    text: what lineage digests and MLflow record, read without OmegaConf. `tree`, the
+    OmegaConf view, is built from `container` on first use.
+    """
 
     config: Config
-    tree: DictConfig
+    container: dict[str, Any]
+    yaml: str
     overrides: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     project_root: Path = field(default_factory=Path.cwd)
 
+    @cached_property
+    def tree(self) -> DictConfig:
+        """The resolved configuration as a typed, struct-mode OmegaConf tree (as composed)."""
+        from omegaconf import DictConfig, OmegaConf
+
+        tree = OmegaConf.merge(OmegaConf.structured(Config), self.container)
+        assert isinstance(tree, DictConfig)
+        OmegaConf.set_struct(tree, True)
+        return tree
+
     def plain(self) -> dict[str, Any]:
-        value = OmegaConf.to_container(self.tree, resolve=True)
-        assert isinstance(value, dict)
-        return {str(k): v for k, v in value.items()}
+        """The resolved configuration as plain data (a copy: the caller may change it)."""
+        return copy.deepcopy(self.container)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the OmegaConf view, so that unpickling imports no OmegaConf."""
+        state = dict(self.__dict__)
+        state.pop("tree", None)
+        return state
 
 
 def packaged_conf_dir() -> Path:
@@ -80,6 +102,15 @@ def find_project_conf(start: Path | None = None) -> Path | None:
 def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = None,
                 config_file: Path | None = None, preset: str | None = None) -> LoadedConfig:
     """Compose, check and type the configuration (ConfigError with the key's path if not)."""
+    return _load(list(overrides), params_file, config_file, preset)
+
+
+def _load(overrides: list[str], params_file: Path | None, config_file: Path | None,
+          preset: str | None) -> LoadedConfig:
+    """Compose with Hydra."""
+    from omegaconf import DictConfig, OmegaConf, open_dict
+    from omegaconf.errors import OmegaConfBaseException
+
     register()
     overrides = [_open_free_maps(_quote_if_needed(o)) for o in overrides]
     try:
@@ -108,13 +139,18 @@ def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = Non
         raise
     assert isinstance(typed, Config)
     check_values(typed)
-    return LoadedConfig(typed, tree, list(overrides), sources, root)
+    container = OmegaConf.to_container(tree, resolve=True)
+    assert isinstance(container, dict)
+    plain = {str(k): v for k, v in container.items()}
+    return LoadedConfig(typed, plain, OmegaConf.to_yaml(tree), list(overrides), sources,
+                        root)
 
 
 def _compose(overrides: list[str], config_file: Path | None,
              preset: str | None) -> tuple[DictConfig, list[str], Path]:
     from hydra import compose, initialize_config_dir
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
 
     project = find_project_conf()
     conf_dir, name = (project, "config") if project else (packaged_conf_dir(), PACKAGED_PRIMARY)
@@ -158,6 +194,8 @@ def _split_mappings(overrides: list[str]) -> tuple[list[str], list[DictConfig]]:
 
 
 def _nested(key: str, value: Any) -> DictConfig:
+    from omegaconf import DictConfig, OmegaConf
+
     node: Any = value
     for part in reversed(key.split(".")):
         node = {part: node}
@@ -167,6 +205,8 @@ def _nested(key: str, value: Any) -> DictConfig:
 
 
 def _read_team_file(path: Path) -> DictConfig:
+    from omegaconf import DictConfig, OmegaConf
+
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
@@ -192,6 +232,8 @@ def _named_inputs(overrides: Sequence[str]) -> set[str]:
 
 def _drop_sample_paths(tree: DictConfig, given: set[str]) -> None:
     """Inputs the user did not name but that still hold the sample preset's paths -> null."""
+    from omegaconf import OmegaConf
+
     preset = OmegaConf.load(packaged_conf_dir() / SAMPLE_PRESET)
     sample_paths = {t: OmegaConf.select(preset, f"data.{t}") for t in INPUT_TABLES}
     for table in INPUT_TABLES:
@@ -202,6 +244,8 @@ def _drop_sample_paths(tree: DictConfig, given: set[str]) -> None:
 
 def _from_params(params_file: Path, overrides: list[str]) -> DictConfig:
     """A composed params file (as `dvc exp run` writes it) over the schema, then overrides."""
+    from omegaconf import DictConfig, OmegaConf
+
     if not params_file.is_file():
         raise ConfigError(f"params file {params_file} not found")
     loaded = OmegaConf.load(params_file)
@@ -330,6 +374,7 @@ def all_keys() -> list[str]:
 def nearest_key(key: str) -> str | None:
     """The valid dotted key closest to a mistyped one, segment by segment through the schema
     (names inside free maps such as gate.checks.<name> are kept as given)."""
+    import difflib
     import typing
 
     cls: Any = Config
@@ -361,6 +406,8 @@ def nearest_key(key: str) -> str | None:
 
 def check_values(config: Config) -> None:
     """Allowed values and ranges declared on the fields, checked with the full key path."""
+    from omegaconf import ListConfig
+
     problems: list[str] = []
 
     def in_range(path: str, value: Any, bounds: Any) -> None:
