@@ -17,6 +17,7 @@ names any input file, the other inputs that still hold the sample preset's paths
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smo_eval.config import cache
 from smo_eval.config.schema import Config, register
 from smo_eval.config.schema_data import INPUT_TABLES
 from smo_eval.errors import ConfigError
@@ -40,6 +42,9 @@ SAMPLE_PRESET = "preset/sample.yaml"
 _TEAM_GROUP = "smo_eval_team"
 # A project conf/config.yaml is ours when its defaults build on the packaged config.
 _OURS = re.compile(r"^\s*-\s*smo_eval\s*$", re.MULTILINE)
+# A resolver call (`${oc.env:HOME}`, `${now:%Y}`), unlike a plain `${a.b}` interpolation, may
+# read more than the configuration's own inputs.
+_RESOLVER = re.compile(r"\$\{\s*[\w.\-]+\s*:")
 
 
 @dataclass
@@ -47,8 +52,8 @@ class LoadedConfig:
     """The typed configuration and where it came from (for lineage and MLflow params).
 
     `container` is the composed, resolved tree as plain dicts and lists, and `yaml` its
-    text: what lineage digests and MLflow record, read without OmegaConf. `tree`, the
-    OmegaConf view, is built from `container` on first use.
+    text: what lineage digests and MLflow record, read without OmegaConf (a cached load does
+    not import it). `tree`, the OmegaConf view, is built from `container` on first use.
     """
 
     config: Config
@@ -73,7 +78,8 @@ class LoadedConfig:
         return copy.deepcopy(self.container)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the OmegaConf view, so that unpickling imports no OmegaConf."""
+        """Pickled (the configuration cache) without the OmegaConf view, so that reading a
+        cached configuration imports no OmegaConf."""
         state = dict(self.__dict__)
         state.pop("tree", None)
         return state
@@ -101,13 +107,49 @@ def find_project_conf(start: Path | None = None) -> Path | None:
 
 def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = None,
                 config_file: Path | None = None, preset: str | None = None) -> LoadedConfig:
-    """Compose, check and type the configuration (ConfigError with the key's path if not)."""
-    return _load(list(overrides), params_file, config_file, preset)
+    """Compose, check and type the configuration (ConfigError with the key's path if not).
+
+    A successful load is cached (`smo_eval.config.cache`) under a digest of everything it
+    read, so the same command again skips Hydra; errors are never cached."""
+    overrides = list(overrides)
+    key = _cache_key(overrides, params_file, config_file, preset)
+    if key is not None:
+        hit = cache.read(key)
+        if isinstance(hit, LoadedConfig) and isinstance(hit.config, Config):
+            return hit
+    loaded, reusable = _load(overrides, params_file, config_file, preset)
+    if key is not None and reusable:
+        cache.write(key, loaded)
+    return loaded
+
+
+def _cache_key(overrides: list[str], params_file: Path | None, config_file: Path | None,
+               preset: str | None) -> str | None:
+    """The cache key of a load: every input it reads (paths as given and resolved, file
+    contents, the working folder, $SMO_EVAL_CONF_DIR); None means "do not cache"."""
+    if cache.folder() is None:
+        return None
+    try:
+        inputs: dict[str, Any] = {"overrides": overrides, "preset": preset,
+                                  "cwd": str(Path.cwd()), "conf_env": os.environ.get(CONF_ENV)}
+        if params_file is not None:
+            inputs["params"] = cache.file_digest(params_file)
+        else:
+            project = find_project_conf()
+            trees = [cache.tree_digest(packaged_conf_dir())] + (
+                [cache.tree_digest(project)] if project else [])
+            if None in trees:  # a conf tree too large to hash on every command
+                return None
+            inputs |= {"project": str(project) if project else None, "conf_trees": trees,
+                       "team": cache.file_digest(config_file or Path(TEAM_FILE))}
+        return cache.key(inputs)
+    except Exception:  # an unreadable file, a bad $SMO_EVAL_CONF_DIR: the load reports it
+        return None
 
 
 def _load(overrides: list[str], params_file: Path | None, config_file: Path | None,
-          preset: str | None) -> LoadedConfig:
-    """Compose with Hydra."""
+          preset: str | None) -> tuple[LoadedConfig, bool]:
+    """Compose with Hydra; also whether the result may be cached (it calls no resolver)."""
     from omegaconf import DictConfig, OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
@@ -125,6 +167,7 @@ def _load(overrides: list[str], params_file: Path | None, config_file: Path | No
                 merged = OmegaConf.merge(tree, merge)
             assert isinstance(merged, DictConfig)
             tree = merged
+        reusable = not _RESOLVER.search(json.dumps(OmegaConf.to_container(tree), default=str))
         OmegaConf.resolve(tree)
         if merges or any(o.startswith("+") for o in overrides):
             # A forced addition (`+key=`, `++key=`, a merged mapping) skipped the schema's
@@ -143,7 +186,7 @@ def _load(overrides: list[str], params_file: Path | None, config_file: Path | No
     assert isinstance(container, dict)
     plain = {str(k): v for k, v in container.items()}
     return LoadedConfig(typed, plain, OmegaConf.to_yaml(tree), list(overrides), sources,
-                        root)
+                        root), reusable
 
 
 def _compose(overrides: list[str], config_file: Path | None,
