@@ -332,3 +332,23 @@ def test_loaded_config_pickles_without_its_tree(workdir: Path, store: Path) -> N
     assert loaded.tree is loaded.tree  # built once
     copy = pickle.loads(pickle.dumps(loaded))
     assert isinstance(copy, LoadedConfig) and copy == loaded and "tree" not in vars(copy)
+
+
+def test_a_foreign_hydra_search_path_is_not_cached(workdir: Path, store: Path, spy: Spy,
+                                                   tmp_path: Path) -> None:
+    """Configs found on a search path the project adds are outside the key: not cached."""
+    shared = tmp_path / "shared" / "extra"
+    shared.mkdir(parents=True)
+    (shared / "strict.yaml").write_text("# @package _global_\nevaluate:\n  threshold: 0.71\n",
+                                        encoding="utf-8")
+    (workdir / "conf" / "config.yaml").write_text(
+        "defaults:\n  - smo_eval\n  - extra: strict\n  - override preset: sample\n  - _self_\n"
+        f"hydra:\n  searchpath: [pkg://smo_eval.conf, file://{tmp_path / 'shared'}]\n",
+        encoding="utf-8")
+    assert _threshold() == 0.71
+    (shared / "strict.yaml").write_text("# @package _global_\nevaluate:\n  threshold: 0.72\n",
+                                        encoding="utf-8")
+    assert _threshold() == 0.72 and spy.misses == 2 and entries(store) == []
+    # smo-eval's own entry (this repository's conf/ names it, as `workdir` does) is cached.
+    (workdir / "conf" / "config.yaml").write_bytes((ROOT / "conf" / "config.yaml").read_bytes())
+    assert _threshold() == _threshold() == 0.5 and spy.misses == 3 and len(entries(store)) == 1

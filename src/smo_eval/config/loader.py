@@ -45,6 +45,9 @@ _OURS = re.compile(r"^\s*-\s*smo_eval\s*$", re.MULTILINE)
 # A resolver call (`${oc.env:HOME}`, `${now:%Y}`), unlike a plain `${a.b}` interpolation, may
 # read more than the configuration's own inputs.
 _RESOLVER = re.compile(r"\$\{\s*[\w.\-]+\s*:")
+# A Hydra search-path entry, and the one (the packaged conf) whose files are in the cache key.
+_SEARCH_URI = re.compile(r"\b(?:pkg|file|structured)://[^\s,\]}'\"]*")
+_OWN_SEARCH_PATHS = {"pkg://smo_eval.conf", "pkg://smo_eval/conf"}
 
 
 @dataclass
@@ -136,15 +139,29 @@ def _cache_key(overrides: list[str], params_file: Path | None, config_file: Path
             inputs["params"] = cache.file_digest(params_file)
         else:
             project = find_project_conf()
+            team = config_file or Path(TEAM_FILE)
+            named = [project / "config.yaml" if project else None,
+                     team if team.is_file() else None]
+            if _foreign_search_path([*overrides, *(f.read_text(encoding="utf-8")
+                                                   for f in named if f is not None)]):
+                return None
             trees = [cache.tree_digest(packaged_conf_dir())] + (
                 [cache.tree_digest(project)] if project else [])
             if None in trees:  # a conf tree too large to hash on every command
                 return None
             inputs |= {"project": str(project) if project else None, "conf_trees": trees,
-                       "team": cache.file_digest(config_file or Path(TEAM_FILE))}
+                       "team": cache.file_digest(team)}
         return cache.key(inputs)
     except Exception:  # an unreadable file, a bad $SMO_EVAL_CONF_DIR: the load reports it
         return None
+
+
+def _foreign_search_path(texts: Sequence[str]) -> bool:
+    """Whether a primary config, team file or override puts folders other than smo-eval's
+    own on Hydra's search path (`hydra.searchpath: [file://../shared]`): their files are not
+    in the cache key, so such a configuration is composed every time."""
+    return any(uri.rstrip("/") not in _OWN_SEARCH_PATHS for text in texts
+               if "searchpath" in text for uri in _SEARCH_URI.findall(text))
 
 
 def _load(overrides: list[str], params_file: Path | None, config_file: Path | None,
