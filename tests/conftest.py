@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_ENV = "SMO_EVAL_SHARED_DATA"
+CACHE_ENV = "SMO_EVAL_CACHE_DIR"
+_CACHE_DIR: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The configuration cache stays on (the suite exercises it), in a folder of this run:
+    tests and the commands they start never read or write the user's ~/.cache."""
+    _CACHE_DIR.append(tempfile.mkdtemp(prefix="smo-eval-cache-"))
+    os.environ[CACHE_ENV] = _CACHE_DIR[-1]
+    os.environ.pop("SMO_EVAL_CONFIG_CACHE", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _CACHE_DIR:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

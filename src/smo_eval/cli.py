@@ -154,13 +154,11 @@ def write_params(overrides: Overrides = None, config: ConfigFile = None,
 
     Example: smo-eval params gate=release -o params.yaml
     """
-    from omegaconf import OmegaConf
-
     from smo_eval import console
     from smo_eval.config.loader import load_config
 
     loaded = load_config(overrides or (), config_file=config)
-    output.write_text(OmegaConf.to_yaml(loaded.tree, resolve=True), encoding="utf-8")
+    output.write_text(loaded.yaml, encoding="utf-8")  # the tree is resolved at load
     console.console.print(f"wrote {output}", markup=False)
 
 

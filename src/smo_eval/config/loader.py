@@ -12,25 +12,31 @@ Inside a DVC stage the composed file is `params.yaml` (`--params`), read instead
 
 The sample world's input paths belong to the demo: when the team file or the command line
 names any input file, the other inputs that still hold the sample preset's paths are dropped.
+
+A successful composition is cached (`smo_eval.config.cache`): the same inputs again are read
+back in milliseconds, without importing Hydra or OmegaConf.
 """
 
 from __future__ import annotations
 
-import difflib
+import copy
+import json
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
-
+from smo_eval.config import cache
 from smo_eval.config.schema import Config, register
 from smo_eval.config.schema_data import INPUT_TABLES
 from smo_eval.errors import ConfigError
+
+if TYPE_CHECKING:  # OmegaConf and Hydra are imported only when a configuration is composed
+    from omegaconf import DictConfig
 
 CONF_ENV = "SMO_EVAL_CONF_DIR"
 TEAM_FILE = "smo-eval.yaml"
@@ -39,22 +45,50 @@ SAMPLE_PRESET = "preset/sample.yaml"
 _TEAM_GROUP = "smo_eval_team"
 # A project conf/config.yaml is ours when its defaults build on the packaged config.
 _OURS = re.compile(r"^\s*-\s*smo_eval\s*$", re.MULTILINE)
+# A resolver call (`${oc.env:HOME}`, `${now:%Y}`), unlike a plain `${a.b}` interpolation, may
+# read more than the configuration's own inputs.
+_RESOLVER = re.compile(r"\$\{\s*[\w.\-]+\s*:")
+# A Hydra search-path entry, and the one (the packaged conf) whose files are in the cache key.
+_SEARCH_URI = re.compile(r"\b(?:pkg|file|structured)://[^\s,\]}'\"]*")
+_OWN_SEARCH_PATHS = {"pkg://smo_eval.conf", "pkg://smo_eval/conf"}
 
 
 @dataclass
 class LoadedConfig:
-    """The typed configuration and where it came from (for lineage and MLflow params)."""
+    """The typed configuration and where it came from (for lineage and MLflow params).
+
+    `container` is the composed, resolved tree as plain dicts and lists, and `yaml` its
+    text: what lineage digests and MLflow record, read without OmegaConf (a cached load does
+    not import it). `tree`, the OmegaConf view, is built from `container` on first use.
+    """
 
     config: Config
-    tree: DictConfig
+    container: dict[str, Any]
+    yaml: str
     overrides: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     project_root: Path = field(default_factory=Path.cwd)
 
+    @cached_property
+    def tree(self) -> DictConfig:
+        """The resolved configuration as a typed, struct-mode OmegaConf tree (as composed)."""
+        from omegaconf import DictConfig, OmegaConf
+
+        tree = OmegaConf.merge(OmegaConf.structured(Config), self.container)
+        assert isinstance(tree, DictConfig)
+        OmegaConf.set_struct(tree, True)
+        return tree
+
     def plain(self) -> dict[str, Any]:
-        value = OmegaConf.to_container(self.tree, resolve=True)
-        assert isinstance(value, dict)
-        return {str(k): v for k, v in value.items()}
+        """The resolved configuration as plain data (a copy: the caller may change it)."""
+        return copy.deepcopy(self.container)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (the configuration cache) without the OmegaConf view, so that reading a
+        cached configuration imports no OmegaConf."""
+        state = dict(self.__dict__)
+        state.pop("tree", None)
+        return state
 
 
 def packaged_conf_dir() -> Path:
@@ -79,7 +113,66 @@ def find_project_conf(start: Path | None = None) -> Path | None:
 
 def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = None,
                 config_file: Path | None = None, preset: str | None = None) -> LoadedConfig:
-    """Compose, check and type the configuration (ConfigError with the key's path if not)."""
+    """Compose, check and type the configuration (ConfigError with the key's path if not).
+
+    A successful load is cached (`smo_eval.config.cache`) under a digest of everything it
+    read, so the same command again skips Hydra; errors are never cached."""
+    overrides = list(overrides)
+    key = _cache_key(overrides, params_file, config_file, preset)
+    if key is not None:
+        hit = cache.read(key)
+        if isinstance(hit, LoadedConfig) and isinstance(hit.config, Config):
+            return hit
+    loaded, reusable = _load(overrides, params_file, config_file, preset)
+    if key is not None and reusable:
+        cache.write(key, loaded)
+    return loaded
+
+
+def _cache_key(overrides: list[str], params_file: Path | None, config_file: Path | None,
+               preset: str | None) -> str | None:
+    """The cache key of a load: every input it reads (paths as given and resolved, file
+    contents, the working folder, $SMO_EVAL_CONF_DIR); None means "do not cache"."""
+    if cache.folder() is None:
+        return None
+    try:
+        inputs: dict[str, Any] = {"overrides": overrides, "preset": preset,
+                                  "cwd": str(Path.cwd()), "conf_env": os.environ.get(CONF_ENV)}
+        if params_file is not None:
+            inputs["params"] = cache.file_digest(params_file)
+        else:
+            project = find_project_conf()
+            team = config_file or Path(TEAM_FILE)
+            named = [project / "config.yaml" if project else None,
+                     team if team.is_file() else None]
+            if _foreign_search_path([*overrides, *(f.read_text(encoding="utf-8")
+                                                   for f in named if f is not None)]):
+                return None
+            trees = [cache.tree_digest(packaged_conf_dir())] + (
+                [cache.tree_digest(project)] if project else [])
+            if None in trees:  # a conf tree too large to hash on every command
+                return None
+            inputs |= {"project": str(project) if project else None, "conf_trees": trees,
+                       "team": cache.file_digest(team)}
+        return cache.key(inputs)
+    except Exception:  # an unreadable file, a bad $SMO_EVAL_CONF_DIR: the load reports it
+        return None
+
+
+def _foreign_search_path(texts: Sequence[str]) -> bool:
+    """Whether a primary config, team file or override puts folders other than smo-eval's
+    own on Hydra's search path (`hydra.searchpath: [file://../shared]`): their files are not
+    in the cache key, so such a configuration is composed every time."""
+    return any(uri.rstrip("/") not in _OWN_SEARCH_PATHS for text in texts
+               if "searchpath" in text for uri in _SEARCH_URI.findall(text))
+
+
+def _load(overrides: list[str], params_file: Path | None, config_file: Path | None,
+          preset: str | None) -> tuple[LoadedConfig, bool]:
+    """Compose with Hydra; also whether the result may be cached (it calls no resolver)."""
+    from omegaconf import DictConfig, OmegaConf, open_dict
+    from omegaconf.errors import OmegaConfBaseException
+
     register()
     overrides = [_open_free_maps(_quote_if_needed(o)) for o in overrides]
     try:
@@ -94,6 +187,7 @@ def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = Non
                 merged = OmegaConf.merge(tree, merge)
             assert isinstance(merged, DictConfig)
             tree = merged
+        reusable = not _RESOLVER.search(json.dumps(OmegaConf.to_container(tree), default=str))
         OmegaConf.resolve(tree)
         if merges or any(o.startswith("+") for o in overrides):
             # A forced addition (`+key=`, `++key=`, a merged mapping) skipped the schema's
@@ -108,13 +202,18 @@ def load_config(overrides: Sequence[str] = (), *, params_file: Path | None = Non
         raise
     assert isinstance(typed, Config)
     check_values(typed)
-    return LoadedConfig(typed, tree, list(overrides), sources, root)
+    container = OmegaConf.to_container(tree, resolve=True)
+    assert isinstance(container, dict)
+    plain = {str(k): v for k, v in container.items()}
+    return LoadedConfig(typed, plain, OmegaConf.to_yaml(tree), list(overrides), sources,
+                        root), reusable
 
 
 def _compose(overrides: list[str], config_file: Path | None,
              preset: str | None) -> tuple[DictConfig, list[str], Path]:
     from hydra import compose, initialize_config_dir
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
 
     project = find_project_conf()
     conf_dir, name = (project, "config") if project else (packaged_conf_dir(), PACKAGED_PRIMARY)
@@ -158,6 +257,8 @@ def _split_mappings(overrides: list[str]) -> tuple[list[str], list[DictConfig]]:
 
 
 def _nested(key: str, value: Any) -> DictConfig:
+    from omegaconf import DictConfig, OmegaConf
+
     node: Any = value
     for part in reversed(key.split(".")):
         node = {part: node}
@@ -167,6 +268,8 @@ def _nested(key: str, value: Any) -> DictConfig:
 
 
 def _read_team_file(path: Path) -> DictConfig:
+    from omegaconf import DictConfig, OmegaConf
+
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
@@ -192,6 +295,8 @@ def _named_inputs(overrides: Sequence[str]) -> set[str]:
 
 def _drop_sample_paths(tree: DictConfig, given: set[str]) -> None:
     """Inputs the user did not name but that still hold the sample preset's paths -> null."""
+    from omegaconf import OmegaConf
+
     preset = OmegaConf.load(packaged_conf_dir() / SAMPLE_PRESET)
     sample_paths = {t: OmegaConf.select(preset, f"data.{t}") for t in INPUT_TABLES}
     for table in INPUT_TABLES:
@@ -202,6 +307,8 @@ def _drop_sample_paths(tree: DictConfig, given: set[str]) -> None:
 
 def _from_params(params_file: Path, overrides: list[str]) -> DictConfig:
     """A composed params file (as `dvc exp run` writes it) over the schema, then overrides."""
+    from omegaconf import DictConfig, OmegaConf
+
     if not params_file.is_file():
         raise ConfigError(f"params file {params_file} not found")
     loaded = OmegaConf.load(params_file)
@@ -330,6 +437,7 @@ def all_keys() -> list[str]:
 def nearest_key(key: str) -> str | None:
     """The valid dotted key closest to a mistyped one, segment by segment through the schema
     (names inside free maps such as gate.checks.<name> are kept as given)."""
+    import difflib
     import typing
 
     cls: Any = Config
@@ -361,6 +469,8 @@ def nearest_key(key: str) -> str | None:
 
 def check_values(config: Config) -> None:
     """Allowed values and ranges declared on the fields, checked with the full key path."""
+    from omegaconf import ListConfig
+
     problems: list[str] = []
 
     def in_range(path: str, value: Any, bounds: Any) -> None:

@@ -9,12 +9,12 @@ current settings would produce, without reading them.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-from omegaconf import DictConfig, OmegaConf
 
 from smo_eval.lineage import file_sha256
 
@@ -24,13 +24,21 @@ def digest(payload: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def settings(tree: DictConfig, paths: tuple[str, ...]) -> dict[str, Any]:
-    """The values of dotted settings paths (sections or single keys), as plain data."""
+def settings(values: Mapping[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
+    """The values of dotted settings paths (sections or single keys) in the resolved
+    configuration as plain data (`LoadedConfig.container`); None where a path is absent."""
     out = {}
     for path in paths:
-        value = OmegaConf.select(tree, path)
-        out[path] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) \
-            else value
+        node: Any = values
+        for part in path.split("."):
+            if isinstance(node, Mapping):
+                node = node.get(part)
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = None
+                break
+        out[path] = copy.deepcopy(node)
     return out
 
 

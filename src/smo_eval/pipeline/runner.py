@@ -110,7 +110,7 @@ class Runner:
         if name == "ingest":
             files = self.input_paths()
         payload = {"stage": name, "version": __version__,
-                   "params": settings(self.loaded.tree, stage.all_params),
+                   "params": settings(self.loaded.container, stage.all_params),
                    "upstream": upstream,
                    "files": {role: self.hashes.of(p) if p else None
                              for role, p in sorted(files.items())}}
@@ -341,8 +341,6 @@ class Runner:
 
     def record(self, stage: Stage, result: StageResult, files: list[Path]) -> None:
         """One MLflow run: what ran, on what, with which settings; headline metrics; files."""
-        from omegaconf import OmegaConf
-
         data = self._datasets.get(False) or self._datasets.get(True)
         gold = data.gold_version if data is not None else None
         label = " · ".join(p for p in (stage.name, result.run_label,
@@ -350,7 +348,7 @@ class Runner:
         params = {"overrides": " ".join(self.loaded.overrides) or "(none)",
                   "config_digest": digest(self.loaded.plain())[:16],
                   "config_sources": ", ".join(self.loaded.sources),
-                  **{k: v for k, v in settings(self.loaded.tree, stage.key_settings).items()}}
+                  **{k: v for k, v in settings(self.loaded.container, stage.key_settings).items()}}
         tags = {"git_commit": git_commit(self.project_root), "lineage_key":
                 self.stage_key(stage.name), "gold_version": gold, **result.tags}
         if data is not None:
@@ -362,7 +360,7 @@ class Runner:
             for file in files:
                 if file.suffix != ".parquet" and file.is_file():
                     mlrun.log_artifact(file, _artifact_folder(file, self.out_dir, stage.name))
-            mlrun.log_text(OmegaConf.to_yaml(self.loaded.tree), "config/resolved.yaml")
+            mlrun.log_text(self.loaded.yaml, "config/resolved.yaml")
             node = stage.node()
             if hasattr(node, "log"):
                 node.log(mlrun, result, self.config)
