@@ -207,8 +207,9 @@ def test_successive_commands_share_one_server_in_their_own_environment(
     second, _ = _command(tmp_path, "relative", env | {"USER": "second-analyst"}, cwd=work)
     assert [p.pid for p in _servers(runtime)] == [server.pid]
     assert second["mlflow_imported_here"] is False and second["notices"] == []
-    users = [client.get_run(o["run_id"]).data.tags["mlflow.user"] for o in (first, second)]
-    assert users == ["first-analyst", "second-analyst"]
+    tags = [client.get_run(o["run_id"]).data.tags for o in (first, second)]
+    assert [t["mlflow.user"] for t in tags] == ["first-analyst", "second-analyst"]
+    assert [t["mlflow.source.name"] for t in tags] == ["-c", "-c"]  # the command's argv
     copied = client.download_artifacts(second["run_id"], "notes/notes.txt", str(tmp_path))
     assert Path(copied).read_text() == "relative"
     assert "written by the recorder" in second["stderr"]

@@ -27,6 +27,7 @@ where forking a process that has not started threads is safe; in a long-lived pr
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -145,7 +146,7 @@ class Recorder:
         umask = os.umask(0o022)
         os.umask(umask)
         recorder = cls(conn)
-        recorder._send((_CONTEXT,), (dict(os.environ), os.getcwd(), umask), {})
+        recorder._send((_CONTEXT,), (dict(os.environ), os.getcwd(), umask, list(sys.argv)), {})
         recorder._unanswered += 1
         return recorder
 
@@ -259,14 +260,24 @@ def _detached_error(exc: Exception) -> Exception:
     return RecorderError(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
 
 
-def preload() -> Exception | None:
-    """Import MLflow and its SQL store (what the recorder is there to take off the command);
-    the failure to report to every call when they do not import."""
+# What a run's calls import on first use (the store's schema check, SQLite's dialect, the
+# git context of a run's tags): a long-lived recorder imports them once, not per command.
+_FIRST_USE = ("alembic.command", "alembic.config", "sqlalchemy.dialects.sqlite", "git",
+              "mlflow.tracking.context.registry", "mlflow.store.artifact.local_artifact_repo")
+
+
+def preload(first_use: bool = False) -> Exception | None:
+    """Import MLflow and its SQL store (what the recorder is there to take off the command),
+    and with `first_use` what a run imports later; the failure to report to every call when
+    MLflow does not import."""
     try:
         import mlflow
         import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
     except Exception as exc:
         return RecorderError(f"MLflow did not import ({type(exc).__name__}: {exc})")
+    for name in _FIRST_USE if first_use else ():
+        with contextlib.suppress(Exception):  # optional (GitPython) or moved in another MLflow
+            importlib.import_module(name)
     return None
 
 
@@ -295,7 +306,9 @@ def serve_connection(conn: Connection, failure: Exception | None) -> None:
     _answer_calls(conn, failure)
 
 
-def _set_context(environ: dict[str, str], folder: str, umask: int) -> None:
+def _set_context(environ: dict[str, str], folder: str, umask: int, argv: list[str]) -> None:
+    """The command's environment, folder, umask and argv (MLflow's source tags name it)."""
+    sys.argv[:] = argv
     os.environ.clear()
     os.environ.update(environ)
     with contextlib.suppress(OSError):  # a folder removed since: absolute paths still work

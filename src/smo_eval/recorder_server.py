@@ -127,7 +127,7 @@ def serve(path: Path, idle: float) -> None:
     except OSError:  # another server took the name first
         return
     listener.listen(64)
-    failure = preload()
+    failure = preload(first_use=True)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     listener.settimeout(idle)
