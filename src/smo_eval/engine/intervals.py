@@ -9,7 +9,7 @@ at small counts, and for the rank metrics cost slices x groups x replicates. Her
   monotone F1 = 2J / (1 + J) (exact, see `count_intervals`);
 - ROC-AUC, PR-AUC: the union of a logit interval and a score interval, both from the
   variance the fine histogram gives in one pass (DeLong for ROC-AUC, the delta method for
-  PR-AUC), and an exact bound at perfect separation (see `rank_intervals`).
+  PR-AUC), and an exact bound at perfect separation (see `rank_metrics`).
 
 Every interval is NaN where its metric is undefined and has positive width otherwise.
 """
@@ -192,8 +192,13 @@ def _union(*intervals: Interval) -> Interval:
     return lo, hi
 
 
-def rank_intervals(hist: np.ndarray, *, level: float) -> dict[str, Interval]:
-    """Intervals of ROC-AUC and PR-AUC per slice from fine score histograms (S, 2, B).
+def rank_metrics(hist: np.ndarray, *, level: float) -> dict[str, tuple[np.ndarray, Interval]]:
+    """ROC-AUC and PR-AUC per slice with their intervals, from fine score histograms (S, 2, B):
+    {"roc_auc": (estimate, (lo, hi)), "pr_auc": ...}.
+
+    The estimates are the ones the intervals are built around (`delong_components`,
+    `ap_components`), computed once: they equal `metrics.roc_auc` and
+    `metrics.average_precision` (same formulas, NaN without both classes) to rounding.
 
     One pass over the bins (cost slices x bins, no replicates). Each interval is the union
     of two from the same variance:
@@ -234,4 +239,4 @@ def rank_intervals(hist: np.ndarray, *, level: float) -> dict[str, Interval]:
     def masked(interval: Interval) -> Interval:
         return np.where(defined, interval[0], np.nan), np.where(defined, interval[1], np.nan)
 
-    return {"roc_auc": masked(roc), "pr_auc": masked(pr)}
+    return {"roc_auc": (auc, masked(roc)), "pr_auc": (ap, masked(pr))}

@@ -20,14 +20,12 @@ from smo_eval.engine.intervals import (
     COUNT_METRICS_WITH_CI,
     RANK_METRICS_WITH_CI,
     count_intervals,
-    rank_intervals,
+    rank_metrics,
 )
 from smo_eval.engine.metrics import (
-    average_precision,
     brier,
     count_metrics,
     expected_calibration_error,
-    roc_auc,
     undefined_metrics,
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
@@ -194,12 +192,10 @@ def _histogram_columns(stats: SliceStats, cfg: EvaluateConfig) -> dict[str, np.n
     for start in range(0, n_slices, block):
         part = slice(start, start + block)
         hist = stats.hist[part]
-        neg, pos = hist[:, 0], hist[:, 1]
-        out["roc_auc"][part] = roc_auc(neg, pos)
-        out["pr_auc"][part] = average_precision(neg, pos)
         calib = calibration_bins(hist, stats.grid, cfg.calibration_bins)
         out["ece"][part] = expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2])
-        for metric, (lo, hi) in rank_intervals(hist, level=cfg.ci.level).items():
+        for metric, (est, (lo, hi)) in rank_metrics(hist, level=cfg.ci.level).items():
+            out[metric][part] = est
             out[f"{metric}_lo"][part], out[f"{metric}_hi"][part] = lo, hi
     return out
 
