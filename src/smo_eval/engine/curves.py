@@ -35,16 +35,20 @@ def roc_pr_curves(hist: np.ndarray, grid: ScoreGrid, points: int) -> tuple[pd.Da
     return _thin(roc, points), _thin(pr, points)
 
 
-def calibration_bins(hist: np.ndarray, grid: ScoreGrid, n_bins: int) -> np.ndarray:
+def calibration_bins(hist: np.ndarray, grid: ScoreGrid, n_bins: int,
+                     bins: np.ndarray | None = None) -> np.ndarray:
     """(..., 3, n_bins) count, sum of scores and positives per equal-width score bin.
 
     Fine bins are assigned by their centre, and their scores summed at the centre: within
-    half a fine bin (< 1e-3) of the per-item computation. The assignment is monotone, so
-    each slice's calibration bins are runs of its fine bins: one `np.add.reduceat` over the
-    runs per quantity (a product with a fine x calibration bins 0/1 matrix costs n_bins
-    times more).
+    half a fine bin (< 1e-3) of the per-item computation. `bins` (..., W), ascending along
+    the last axis, is the fine bin of each entry on `hist`'s last axis when it holds some
+    bins only (`histograms.occupied_bins`); by default it holds all of them in order.
+
+    The assignment is monotone, so each slice's calibration bins are runs of its fine bins:
+    one `np.add.reduceat` over the runs per quantity (a product with a fine x calibration
+    bins 0/1 matrix costs n_bins times more).
     """
-    centres = grid.centres
+    centres = grid.centres if bins is None else grid.centres[bins]
     which = np.minimum((centres * n_bins).astype(np.int64), n_bins - 1)
     neg, pos = hist[..., 0, :], hist[..., 1, :]
     lead = neg.shape[:-1]

@@ -228,9 +228,11 @@ def rank_metrics(hist: np.ndarray, *, level: float) -> dict[str, tuple[np.ndarra
     The estimates are the ones the intervals are built around (`delong_components`,
     `ap_components`), computed once: they equal `metrics.roc_auc` and
     `metrics.average_precision` (same formulas, NaN without both classes) to rounding.
+    Bins empty in both classes contribute nothing, so `hist` may hold only each slice's
+    occupied bins, in score order (`histograms.occupied_bins`): cost slices x occupied bins.
 
-    One pass over the bins (cost slices x bins, no replicates). Each interval is the union
-    of two from the same variance:
+    One pass over the bins (no replicates). Each interval is the union of two from the same
+    variance:
 
     - logit: Wald on the logit scale with DeLong's variance (ROC-AUC) or the delta-method
       variance (PR-AUC); it follows the left skew of a high AUC in large samples;
