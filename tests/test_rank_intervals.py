@@ -11,7 +11,7 @@ from scipy import integrate, stats
 from smo_eval.config.schema_data import SlicingConfig
 from smo_eval.config.schema_stages import EvaluateConfig
 from smo_eval.engine.counting import count_model
-from smo_eval.engine.intervals import ap_components, delong_components
+from smo_eval.engine.intervals import ap_components, bin_counts, delong_components
 from smo_eval.engine.metrics import average_precision
 from smo_eval.engine.slices import build_slice_index
 from smo_eval.stages.evaluate import evaluate
@@ -36,7 +36,7 @@ def test_delong_components_equal_the_item_level_definition() -> None:
     rng = np.random.default_rng(5)
     label = (rng.random(400) < 0.3).astype(np.int64)
     score = np.round(np.clip(rng.normal(0.4 + 0.2 * label, 0.15), 0.01, 0.99), 2)
-    auc, ss_pos, ss_neg = delong_components(_histogram(label, score))
+    auc, ss_pos, ss_neg = delong_components(bin_counts(_histogram(label, score)))
     pos, neg = score[label == 1], score[label == 0]
     beats = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
     v_pos, v_neg = beats.mean(axis=1), beats.mean(axis=0)
@@ -52,7 +52,7 @@ def test_average_precision_delta_variance_matches_a_poisson_bootstrap() -> None:
     label = (rng.random(3000) < 0.1).astype(np.int64)
     score = 1 / (1 + np.exp(-(rng.standard_normal(3000) + 1.8 * label - 2)))
     hist = _histogram(label, score, 1024)
-    ap, ss_pos, var_neg = ap_components(hist)
+    ap, ss_pos, var_neg = ap_components(bin_counts(hist))
     delta_sd = np.sqrt(ss_pos / label.sum() ** 2 + var_neg)[0]
     replicates = rng.poisson(hist[0], size=(4000, *hist.shape[1:]))
     boot_sd = average_precision(replicates[:, 0], replicates[:, 1]).std()

@@ -35,22 +35,31 @@ def roc_pr_curves(hist: np.ndarray, grid: ScoreGrid, points: int) -> tuple[pd.Da
     return _thin(roc, points), _thin(pr, points)
 
 
-def calibration_bins(hist: np.ndarray, grid: ScoreGrid, n_bins: int) -> np.ndarray:
+def calibration_bins(hist: np.ndarray, grid: ScoreGrid, n_bins: int,
+                     bins: np.ndarray | None = None) -> np.ndarray:
     """(..., 3, n_bins) count, sum of scores and positives per equal-width score bin.
 
     Fine bins are assigned by their centre, and their scores summed at the centre: within
-    half a fine bin (< 1e-3) of the per-item computation.
+    half a fine bin (< 1e-3) of the per-item computation. `bins` (..., W), ascending along
+    the last axis, is the fine bin of each entry on `hist`'s last axis when it holds some
+    bins only (`histograms.occupied_bins`); by default it holds all of them in order.
+
+    The assignment is monotone, so each slice's calibration bins are runs of its fine bins:
+    one `np.add.reduceat` over the runs per quantity (a product with a fine x calibration
+    bins 0/1 matrix costs n_bins times more).
     """
-    centres = grid.centres
+    centres = grid.centres if bins is None else grid.centres[bins]
     which = np.minimum((centres * n_bins).astype(np.int64), n_bins - 1)
-    assign = np.zeros((len(centres), n_bins))
-    assign[np.arange(len(centres)), which] = 1.0
-    neg = hist[..., 0, :].astype(np.float64)
-    pos = hist[..., 1, :].astype(np.float64)
-    count = (neg + pos) @ assign
-    sum_score = ((neg + pos) * centres) @ assign
-    positives = pos @ assign
-    return np.stack([count, sum_score, positives], axis=-2)
+    neg, pos = hist[..., 0, :], hist[..., 1, :]
+    lead = neg.shape[:-1]
+    rows = int(np.prod(lead))
+    key = (np.arange(rows).reshape(*lead, 1) * n_bins + which).ravel()
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else key[:0]
+    total = (neg + pos).astype(np.float64)
+    out = np.zeros((3, rows * n_bins))
+    for row, values in zip(out, (total, total * centres, pos.astype(np.float64)), strict=True):
+        row[key[starts]] = np.add.reduceat(values.ravel(), starts)
+    return np.ascontiguousarray(np.moveaxis(out.reshape(3, *lead, n_bins), 0, -2))
 
 
 def reliability_curve(calib: np.ndarray, n_bins: int) -> pd.DataFrame:

@@ -9,12 +9,14 @@ at small counts, and for the rank metrics cost slices x groups x replicates. Her
   monotone F1 = 2J / (1 + J) (exact, see `count_intervals`);
 - ROC-AUC, PR-AUC: the union of a logit interval and a score interval, both from the
   variance the fine histogram gives in one pass (DeLong for ROC-AUC, the delta method for
-  PR-AUC), and an exact bound at perfect separation (see `rank_intervals`).
+  PR-AUC), and an exact bound at perfect separation (see `rank_metrics`).
 
 Every interval is NaN where its metric is undefined and has positive width otherwise.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
@@ -78,26 +80,54 @@ def count_intervals(cells: np.ndarray, *, level: float) -> dict[str, Interval]:
     }
 
 
-def _class_totals(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    neg = np.asarray(hist[:, 0], dtype=np.float64)
-    pos = np.asarray(hist[:, 1], dtype=np.float64)
-    return neg, pos, neg.sum(axis=1), pos.sum(axis=1)
+@dataclass(frozen=True)
+class BinCounts:
+    """A histogram's per-bin counts of negatives and positives as float64 (S, B), their
+    totals (S,), and cumulative counts: what both rank metrics and their variances are sums
+    of, computed once for both."""
+
+    neg: np.ndarray
+    pos: np.ndarray
+    n_neg: np.ndarray
+    n_pos: np.ndarray
+    neg_upto: np.ndarray  # negatives in the bin and below
+    neg_from: np.ndarray  # negatives in the bin and above: FP at the bin's lower edge
+    pos_from: np.ndarray  # positives in the bin and above: TP there
+
+
+def bin_counts(hist: np.ndarray) -> BinCounts:
+    """`BinCounts` of a histogram (S, 2, B), bins in ascending score order.
+
+    Integer counts are summed up in int64, several times faster than in float64 (where the
+    latency of each addition bounds a cumulative sum), for the same exact numbers.
+    """
+    counts = np.asarray(hist)
+    if np.issubdtype(counts.dtype, np.integer):
+        counts = counts.astype(np.int64)
+    upto = np.cumsum(counts, axis=-1)
+    totals = counts.sum(axis=-1)
+    each = counts.astype(np.float64)
+    from_bin = (totals[..., None] - upto).astype(np.float64)
+    from_bin += each
+    total = totals.astype(np.float64)
+    return BinCounts(each[:, 0], each[:, 1], total[:, 0], total[:, 1],
+                     upto[:, 0].astype(np.float64), from_bin[:, 0], from_bin[:, 1])
 
 
 def _safe(den: np.ndarray) -> np.ndarray:
     return np.where(den > 0, den, 1.0)
 
 
-def delong_components(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ROC-AUC and DeLong's sums of squared structural components per class, from (S, 2, B).
+def delong_components(counts: BinCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC-AUC and DeLong's sums of squared structural components per class.
 
     A positive in bin k scores P(negative below) + 1/2 P(negative in bin k); a negative
     scores the share of positives above it, ties half. ROC-AUC is the mean of either; DeLong's
     variance is ss_pos / ((P - 1) P) + ss_neg / ((N - 1) N). NaN without both classes.
     """
-    neg, pos, n_neg, n_pos = _class_totals(hist)
-    v_pos = (np.cumsum(neg, axis=1) - 0.5 * neg) / _safe(n_neg)[:, None]
-    v_neg = (n_pos[:, None] - np.cumsum(pos, axis=1) + 0.5 * pos) / _safe(n_pos)[:, None]
+    neg, pos, n_neg, n_pos = counts.neg, counts.pos, counts.n_neg, counts.n_pos
+    v_pos = (counts.neg_upto - 0.5 * neg) / _safe(n_neg)[:, None]
+    v_neg = (counts.pos_from - 0.5 * pos) / _safe(n_pos)[:, None]
     auc = (pos * v_pos).sum(axis=1) / _safe(n_pos)
     ss_pos = (pos * (v_pos - auc[:, None]) ** 2).sum(axis=1)
     ss_neg = (neg * (v_neg - auc[:, None]) ** 2).sum(axis=1)
@@ -105,8 +135,8 @@ def delong_components(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return auc, ss_pos, ss_neg
 
 
-def ap_components(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Average precision and its delta-method variance, split by class, from (S, 2, B).
+def ap_components(counts: BinCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Average precision and its delta-method variance, split by class.
 
     AP = (1/P) sum_k pos_k TP_k / (TP_k + FP_k) with TP_k, FP_k counted from the top bin down
     to bin k (sklearn's definition, ties within a bin). Its derivative with respect to each
@@ -115,9 +145,8 @@ def ap_components(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     (a sum of squares of per-positive components, like DeLong's) and the negatives' part.
     NaN without both classes.
     """
-    neg, pos, n_neg, n_pos = _class_totals(hist)
-    tp = np.cumsum(pos[:, ::-1], axis=1)[:, ::-1]
-    fp = np.cumsum(neg[:, ::-1], axis=1)[:, ::-1]
+    neg, pos, n_neg, n_pos = counts.neg, counts.pos, counts.n_neg, counts.n_pos
+    tp, fp = counts.pos_from, counts.neg_from
     flagged = tp + fp
     precision = np.where(flagged > 0, tp / _safe(flagged), 0.0)
     ap = (pos * precision).sum(axis=1) / _safe(n_pos)
@@ -192,11 +221,18 @@ def _union(*intervals: Interval) -> Interval:
     return lo, hi
 
 
-def rank_intervals(hist: np.ndarray, *, level: float) -> dict[str, Interval]:
-    """Intervals of ROC-AUC and PR-AUC per slice from fine score histograms (S, 2, B).
+def rank_metrics(hist: np.ndarray, *, level: float) -> dict[str, tuple[np.ndarray, Interval]]:
+    """ROC-AUC and PR-AUC per slice with their intervals, from fine score histograms (S, 2, B):
+    {"roc_auc": (estimate, (lo, hi)), "pr_auc": ...}.
 
-    One pass over the bins (cost slices x bins, no replicates). Each interval is the union
-    of two from the same variance:
+    The estimates are the ones the intervals are built around (`delong_components`,
+    `ap_components`), computed once: they equal `metrics.roc_auc` and
+    `metrics.average_precision` (same formulas, NaN without both classes) to rounding.
+    Bins empty in both classes contribute nothing, so `hist` may hold only each slice's
+    occupied bins, in score order (`histograms.occupied_bins`): cost slices x occupied bins.
+
+    One pass over the bins (no replicates). Each interval is the union of two from the same
+    variance:
 
     - logit: Wald on the logit scale with DeLong's variance (ROC-AUC) or the delta-method
       variance (PR-AUC); it follows the left skew of a high AUC in large samples;
@@ -214,10 +250,11 @@ def rank_intervals(hist: np.ndarray, *, level: float) -> dict[str, Interval]:
     """
     tail = _tail(level)
     z = float(special.ndtri(1 - tail))
-    _, _, n_neg, n_pos = _class_totals(hist)
+    counts = bin_counts(hist)
+    n_neg, n_pos = counts.n_neg, counts.n_pos
     defined = (n_pos > 0) & (n_neg > 0)
 
-    auc, ss_pos, ss_neg = delong_components(hist)
+    auc, ss_pos, ss_neg = delong_components(counts)
     var = (ss_pos / (np.maximum(n_pos - 1, 1) * _safe(n_pos))
            + ss_neg / (np.maximum(n_neg - 1, 1) * _safe(n_neg)))
     p0, p1, p2 = _pseudo_variance(ss_pos, n_pos, auc)
@@ -225,7 +262,7 @@ def rank_intervals(hist: np.ndarray, *, level: float) -> dict[str, Interval]:
     roc = _union(_logit_interval(auc, var, z), _score_interval(auc, p0 + q0, p1 + q1, p2 + q2, z),
                  _separation_bound(auc, n_pos, n_neg, tail))
 
-    ap, ss_ap, var_neg = ap_components(hist)
+    ap, ss_ap, var_neg = ap_components(counts)
     var_ap = ss_ap / _safe(n_pos) ** 2 + var_neg
     a0, a1, a2 = _pseudo_variance(ss_ap, n_pos, ap)
     pr = _union(_logit_interval(ap, var_ap, z), _score_interval(ap, a0 + var_neg, a1, a2, z),
@@ -234,4 +271,4 @@ def rank_intervals(hist: np.ndarray, *, level: float) -> dict[str, Interval]:
     def masked(interval: Interval) -> Interval:
         return np.where(defined, interval[0], np.nan), np.where(defined, interval[1], np.nan)
 
-    return {"roc_auc": masked(roc), "pr_auc": masked(pr)}
+    return {"roc_auc": (auc, masked(roc)), "pr_auc": (ap, masked(pr))}

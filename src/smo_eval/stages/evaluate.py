@@ -16,18 +16,17 @@ from smo_eval.config.schema_data import SlicingConfig
 from smo_eval.config.schema_stages import EvaluateConfig
 from smo_eval.engine.counting import SliceStats, count_model
 from smo_eval.engine.curves import calibration_bins, reliability_curve, roc_pr_curves
+from smo_eval.engine.histograms import occupied_bins, occupied_mask
 from smo_eval.engine.intervals import (
     COUNT_METRICS_WITH_CI,
     RANK_METRICS_WITH_CI,
     count_intervals,
-    rank_intervals,
+    rank_metrics,
 )
 from smo_eval.engine.metrics import (
-    average_precision,
     brier,
     count_metrics,
     expected_calibration_error,
-    roc_auc,
     undefined_metrics,
 )
 from smo_eval.engine.slices import SliceIndex, build_slice_index
@@ -47,8 +46,13 @@ COLUMNS = ["model", "slice", "n", "n_pos", "tp", "fp", "fn", "tn", *METRICS,
 HEADLINE = ["n", "n_unscored", "n_pos", "precision", "recall", "f1", "fpr", "roc_auc",
             "pr_auc", "brier",
             "ece", *(f"{m}_{side}" for m in INTERVAL_METRICS for side in ("lo", "hi"))]
-# Histogram values (slices x bins) per block of rank-metric work: bounds its temporaries.
+# Values per block of rank-metric work, slices x packed bins (and slices x bins copied out of
+# the histogram): bounds its temporaries.
 _BLOCK_VALUES = 1 << 20
+# A block's widest slice occupies at most SPREAD x its narrowest + SLACK bins: padding stays
+# a small part of the work, and blocks are few (each has a fixed cost in numpy calls).
+_BLOCK_SPREAD = 1.25
+_BLOCK_SLACK = 64
 
 
 @dataclass
@@ -184,24 +188,51 @@ def _slice_frame(model: str, index: SliceIndex, stats: SliceStats, threshold: Th
 
 
 def _histogram_columns(stats: SliceStats, cfg: EvaluateConfig) -> dict[str, np.ndarray]:
-    """ROC-AUC, PR-AUC, ECE and the rank intervals, a block of slices at a time: their
-    float temporaries are block x bins, not slices x bins (thousands of slices x 8,192 bins)."""
+    """ROC-AUC, PR-AUC, ECE and the rank intervals on each slice's occupied bins
+    (`occupied_bins`), a block of slices at a time: their temporaries are block x occupied
+    bins, not slices x bins (thousands of slices x 8,192 bins). Slices go into blocks by the
+    number of bins they occupy, so that few padding bins are worked on; a slice without
+    items has none of these (NaN)."""
     n_slices = stats.hist.shape[0]
-    block = max(1, _BLOCK_VALUES // max(stats.hist.shape[-1], 1))
     names = ["roc_auc", "pr_auc", "ece", *(f"{m}_{s}" for m in RANK_METRICS_WITH_CI
                                            for s in ("lo", "hi"))]
     out = {name: np.full(n_slices, np.nan) for name in names}
-    for start in range(0, n_slices, block):
-        part = slice(start, start + block)
-        hist = stats.hist[part]
-        neg, pos = hist[:, 0], hist[:, 1]
-        out["roc_auc"][part] = roc_auc(neg, pos)
-        out["pr_auc"][part] = average_precision(neg, pos)
-        calib = calibration_bins(hist, stats.grid, cfg.calibration_bins)
-        out["ece"][part] = expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2])
-        for metric, (lo, hi) in rank_intervals(hist, level=cfg.ci.level).items():
-            out[f"{metric}_lo"][part], out[f"{metric}_hi"][part] = lo, hi
+    for rows in _blocks(_occupancy(stats.hist), stats.hist.shape[-1]):
+        packed, bins = occupied_bins(stats.hist[rows])
+        calib = calibration_bins(packed, stats.grid, cfg.calibration_bins, bins)
+        out["ece"][rows] = expected_calibration_error(calib[:, 0], calib[:, 1], calib[:, 2])
+        for metric, (est, (lo, hi)) in rank_metrics(packed, level=cfg.ci.level).items():
+            out[metric][rows] = est
+            out[f"{metric}_lo"][rows], out[f"{metric}_hi"][rows] = lo, hi
     return out
+
+
+def _occupancy(hist: np.ndarray) -> np.ndarray:
+    """Per slice, the number of bins holding items of either class (a block at a time)."""
+    block = max(1, _BLOCK_VALUES // max(hist.shape[-1], 1))
+    parts = [np.count_nonzero(occupied_mask(hist[start:start + block]), axis=1)
+             for start in range(0, len(hist), block)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _blocks(occupancy: np.ndarray, n_bins: int) -> list[np.ndarray]:
+    """The slices with items in blocks, by occupancy: a block's slices occupy between
+    (w - `_BLOCK_SLACK`) / `_BLOCK_SPREAD` and w bins, w its width, so padding is a small
+    part of it and blocks are few. A block holds at most `_BLOCK_VALUES` packed bins, and no
+    more slices than the histogram values bound (the block is copied out of it)."""
+    order = np.argsort(occupancy, kind="stable")
+    order = order[occupancy[order] > 0]
+    most = max(1, _BLOCK_VALUES // max(n_bins, 1))
+    blocks, start = [], 0
+    while start < len(order):
+        least, stop = occupancy[order[start]], start + 1
+        while (stop < len(order) and stop - start < most
+               and occupancy[order[stop]] <= _BLOCK_SPREAD * least + _BLOCK_SLACK
+               and (stop - start + 1) * occupancy[order[stop]] <= _BLOCK_VALUES):
+            stop += 1
+        blocks.append(order[start:stop])
+        start = stop
+    return blocks
 
 
 def slice_thresholds(index: SliceIndex, threshold: Threshold) -> np.ndarray:
