@@ -42,8 +42,10 @@ def count_paired(index: SliceIndex, labels: np.ndarray, base_flag: np.ndarray,
 def split_cells(paired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each model's confusion cells (..., 4) (tn, fp, fn, tp) from paired counts (..., 8)."""
     cube = paired.reshape(*paired.shape[:-1], 2, 2, 2)  # label, base flag, cand flag
-    base = cube.sum(axis=-1).reshape(*paired.shape[:-1], 4)
-    cand = cube.sum(axis=-2).reshape(*paired.shape[:-1], 4)
+    # Two additions, not `sum` over an axis of length 2 (numpy's reduction there is ~5x
+    # slower on a million replicates x 8 cells); the same values either way.
+    base = (cube[..., 0] + cube[..., 1]).reshape(*paired.shape[:-1], 4)
+    cand = (cube[..., 0, :] + cube[..., 1, :]).reshape(*paired.shape[:-1], 4)
     return base, cand
 
 
