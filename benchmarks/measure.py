@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import statistics
 import subprocess
 import threading
 import time
@@ -64,6 +65,16 @@ def measure_command(argv: Sequence[str], cwd: Path,
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return seconds, peak / 1e9, cpu
+
+
+def measure_repeated(argv: Sequence[str], cwd: Path, repeat: int,
+                     helpers: Callable[[], list[psutil.Process]] = list,
+                     env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """`measure_command` `repeat` times: the median wall and CPU seconds (a noisy neighbour
+    moves one run, not the median) and the largest peak."""
+    runs = [measure_command(argv, cwd, helpers, env) for _ in range(max(1, repeat))]
+    return (statistics.median(r[0] for r in runs), max(r[1] for r in runs),
+            statistics.median(r[2] for r in runs))
 
 
 def _rss(proc: psutil.Process) -> int:

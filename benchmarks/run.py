@@ -1,7 +1,7 @@
 """`make bench`: whole smo-eval commands beside a plain numpy reference, in the same run.
 
     python benchmarks/run.py [--rows 1e6 1e7] [--big 1e8 | --big 0] [--only ingest evaluate]
-                             [--also trend mlflow startup]
+                             [--also trend mlflow startup] [--repeat 3]
 
 Per size: the issue's workload (region 20 x language 15 x risk category 12 x content type
 2, two models, the four dimensions and region x language) is written as Parquet; the
@@ -11,7 +11,8 @@ command's wall time and peak memory are printed as a ratio to the reference's. T
 shared MLflow recorder of its own (smo_eval.recorder_server, started by the first `ingest`
 as in any session; its per-command fork counts in peak memory), and `evaluate` and `compare`
 also run with a recorder forked per command (`SMO_EVAL_RECORDER=fork`, each importing MLflow
-afresh, as without the shared recorder) and with MLflow off. At the
+afresh, as without the shared recorder) and with MLflow off. The reference, `evaluate` and
+`compare` run `--repeat` times (default 3) and their median times are compared. At the
 largest size `evaluate` also runs the five-dimension slicing (region 50 x language 40 x
 category 30 x content type 3 x surface 6, all single dimensions and two crosses) for its
 peak memory. `--big` runs the same workload through the DuckDB backend (ingest, evaluate,
@@ -44,10 +45,12 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.measure import measure_command  # noqa: E402
+from benchmarks.measure import measure_command, measure_repeated  # noqa: E402
 from benchmarks.workload import FIVE, ISSUE, Workload, write  # noqa: E402
 
 SMO = str(Path(sys.executable).parent / "smo-eval")
+# Runs of the reference, evaluate and compare per size (--repeat): their medians are compared.
+REPEAT = {"n": 3}
 COMMANDS = ("ingest", "evaluate", "compare")
 ALSO = ("trend", "mlflow", "startup")
 
@@ -67,15 +70,16 @@ def _store(path: Path) -> None:
     mlflow.MlflowClient().search_experiments()
 
 
-def _reference(data: Path, workload: Workload, work: Path) -> tuple[float, float]:
+def _reference(data: Path, workload: Workload, work: Path, repeat: int
+               ) -> tuple[float, float]:
     crosses = ",".join("x".join(c) for c in workload.crosses)
-    seconds, peak, _ = measure_command(
+    seconds, peak, _ = measure_repeated(
         [sys.executable, str(HERE / "reference.py"), str(data / "wide.parquet"),
-         ",".join(workload.dims), crosses, str(work / "reference.csv")], work)
+         ",".join(workload.dims), crosses, str(work / "reference.csv")], work, repeat)
     return seconds, peak
 
 
-def _prepare(rows: int, tmp: Path, days: int = 0
+def _prepare(rows: int, tmp: Path, days: int = 0, repeat: int | None = None
              ) -> tuple[Path, Path, float, float, list[dict[str, Any]]]:
     """The workload's files, a project folder, an MLflow store and the reference's row:
     (data folder, project folder, reference seconds, reference GB, result rows)."""
@@ -83,7 +87,7 @@ def _prepare(rows: int, tmp: Path, days: int = 0
     project.mkdir(parents=True)
     write(rows, data, ISSUE, days=days)
     _store(tmp / "mlflow.db")
-    ref_s, ref_gb = _reference(data, ISSUE, tmp)
+    ref_s, ref_gb = _reference(data, ISSUE, tmp, REPEAT["n"] if repeat is None else repeat)
     return data, project, ref_s, ref_gb, [_row("reference (numpy)", rows, "-", ref_s, ref_gb,
                                                ref_s, ref_gb)]
 
@@ -111,16 +115,19 @@ def _servers() -> list[psutil.Process]:
 def _size(rows: int, tmp: Path, commands: list[str], five: bool) -> list[dict[str, Any]]:
     data, project, ref_s, ref_gb, out = _prepare(rows, tmp)
     args = _args(data, ISSUE, tmp / "mlflow.db")
-    for command in COMMANDS:
-        seconds, peak, _ = measure_command([SMO, command, *args], project, _recorder_forks)
+    for command in COMMANDS:  # ingest once: it starts the run's shared recorder
+        repeat = REPEAT["n"] if command != "ingest" else 1
+        seconds, peak, _ = measure_repeated([SMO, command, *args], project, repeat,
+                                            _recorder_forks)
         if command in commands:
             out.append(_row(f"smo-eval {command}", rows, "pandas", seconds, peak, ref_s, ref_gb))
     variants = {"own recorder (SMO_EVAL_RECORDER=fork)": ([], {"SMO_EVAL_RECORDER": "fork"}),
                 "MLflow off": (["mlflow.enabled=false"], {})}
     for command in ("evaluate", "compare"):
         for label, (extra, env) in variants.items() if command in commands else ():
-            seconds, peak, _ = measure_command([SMO, command, *args, *extra], project,
-                                               _recorder_forks, {**os.environ, **env})
+            seconds, peak, _ = measure_repeated([SMO, command, *args, *extra], project,
+                                                REPEAT["n"], _recorder_forks,
+                                                {**os.environ, **env})
             out.append(_row(f"smo-eval {command}, {label}", rows, "pandas", seconds, peak,
                             ref_s, ref_gb))
     if five:
@@ -144,7 +151,7 @@ BIG_COMMANDS = (*COMMANDS, "drift")
 
 
 def _big(rows: int, tmp: Path) -> list[dict[str, Any]]:
-    data, project, ref_s, ref_gb, out = _prepare(rows, tmp, days=DAYS)
+    data, project, ref_s, ref_gb, out = _prepare(rows, tmp, days=DAYS, repeat=1)
     # DuckDB's default memory_limit (4GB): what a team gets without tuning.
     args = [*_args(data, ISSUE, tmp / "mlflow.db"), "engine.backend=duckdb", *DRIFT]
     total = 0.0
@@ -180,9 +187,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(COMMANDS), choices=COMMANDS)
     parser.add_argument("--also", nargs="*", default=[], choices=ALSO,
                         help="benchmarks beside their own reference (see above)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the reference, evaluate and compare per size (medians)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the Parquet files go (default: a temporary folder)")
     args = parser.parse_args()
+    REPEAT["n"] = args.repeat
     results: list[dict[str, Any]] = []
     sizes = [int(r) for r in args.rows]
     with tempfile.TemporaryDirectory(prefix="smo-bench-", dir=args.workdir) as tmp:
