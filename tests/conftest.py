@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -14,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_ENV = "SMO_EVAL_SHARED_DATA"
 CACHE_ENV = "SMO_EVAL_CACHE_DIR"
 _CACHE_DIR: list[str] = []
+RUNTIME_ENV = "XDG_RUNTIME_DIR"
+_RUNTIME_DIR: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,11 +25,39 @@ def pytest_configure(config: pytest.Config) -> None:
     _CACHE_DIR.append(tempfile.mkdtemp(prefix="smo-eval-cache-"))
     os.environ[CACHE_ENV] = _CACHE_DIR[-1]
     os.environ.pop("SMO_EVAL_CONFIG_CACHE", None)
+    # The shared MLflow recorder that commands started by tests use is this run's own (a
+    # short path: sockets' paths are limited), never one a developer's shell started; it is
+    # stopped when the run ends instead of idling on.
+    _RUNTIME_DIR.append(tempfile.mkdtemp(prefix="smo-rt-", dir="/tmp"))
+    os.environ[RUNTIME_ENV] = _RUNTIME_DIR[-1]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     for folder in _CACHE_DIR:
         shutil.rmtree(folder, ignore_errors=True)
+    for folder in _RUNTIME_DIR:
+        stop_recorder_servers(Path(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def recorder_servers(folder: Path) -> list[Any]:
+    """The shared recorder servers (psutil processes) listening in runtime folder `folder`."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "smo_eval.recorder_server" in cmdline and any(str(folder) in a for a in cmdline):
+            found.append(process)
+    return found
+
+
+def stop_recorder_servers(folder: Path) -> None:
+    import psutil
+
+    for process in recorder_servers(folder):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 @pytest.fixture(scope="session")

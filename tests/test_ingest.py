@@ -161,3 +161,27 @@ def test_identical_duplicates_are_merged_and_counted(project: Path) -> None:
     summary = json.loads((project / "outputs/ingest/summary.json").read_text())
     assert summary["tables"]["gold"]["duplicates_merged"] == 2
     assert summary["gold_items"] == N
+
+
+@pytest.mark.parametrize("id_kind", ["int", "text"])
+def test_wide_scores_align_every_layout_with_the_gold_rows(id_kind: str) -> None:
+    """A model listing the gold items in the table's order is taken as it is; shuffled,
+    partial and text-id models are looked up: all equal pandas' pivot on the gold rows."""
+    from smo_eval.stages.ingest import _wide_scores
+
+    gold = np.array([10, 3, 7, 5, 12])
+    aligned = pd.DataFrame({"item_id": gold, "model": "a", "score": [.1, .2, .3, .4, .5]})
+    shuffled = pd.DataFrame({"item_id": [7, 10, 12], "model": "b", "score": [.6, .7, .8]})
+    partial = pd.DataFrame({"item_id": gold[:4], "model": "c", "score": [.9, .8, .7, .6]})
+    predictions = pd.concat([shuffled, aligned, partial], ignore_index=True)
+    item_ids = pd.Series(gold)
+    if id_kind == "text":
+        item_ids = item_ids.map(lambda i: f"item-{i}")
+        predictions["item_id"] = predictions["item_id"].map(lambda i: f"item-{i}")
+    predictions["score"] = predictions["score"].astype(np.float32)
+    got = _wide_scores(item_ids, predictions)
+    expected = (predictions.pivot(index="item_id", columns="model", values="score")
+                .reindex(item_ids.to_numpy()).reset_index(drop=True))
+    expected.columns = [str(c) for c in expected.columns]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
+    assert list(got.dtypes) == [np.float32] * 3

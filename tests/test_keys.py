@@ -45,7 +45,8 @@ def test_repeated_single_key_is_pandas_duplicated(kind: str, repeats: int) -> No
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("layout", ["blocks", "shuffled", "repeat_in_one_model",
-                                    "missing_model"])
+                                    "missing_model", "interleaved", "interleaved_repeat",
+                                    "chunks", "chunks_repeat"])
 def test_repeated_item_and_model_is_pandas_duplicated(kind: str, layout: str) -> None:
     ids = _ids(kind, 1500)
     # Two models, each scoring every item: the layout ingest usually reads.
@@ -58,13 +59,25 @@ def test_repeated_item_and_model_is_pandas_duplicated(kind: str, layout: str) ->
     if layout == "missing_model":
         frame["model"] = frame["model"].astype(object)
         frame.loc[[5, 6], "model"] = None
+    if layout.startswith("interleaved"):  # each item's models together, items in id order
+        frame = frame.sort_values(["item_id", "model"], kind="stable").reset_index(drop=True)
+    if layout.startswith("chunks"):  # each model's block chunk by chunk, as a writer flushes
+        chunk = np.arange(len(frame)) % len(ids) // 500
+        frame = frame.assign(_c=chunk).sort_values("_c", kind="stable").drop(columns="_c")
+        frame = frame.reset_index(drop=True)
+    if layout == "chunks_repeat":  # a later chunk repeats an item of an earlier one
+        frame = pd.concat([frame, frame.iloc[[2]]], ignore_index=True)
+    if layout == "interleaved_repeat":  # one key twice, next to itself: still in id order
+        frame = pd.concat([frame.iloc[:11], frame.iloc[[10]], frame.iloc[11:]],
+                          ignore_index=True)
     expected = frame.duplicated(subset=["item_id", "model"], keep=False).to_numpy()
     got = repeated(frame, ["item_id", "model"])
     if layout == "missing_model":  # rows without a model are reported as missing keys
         keep = frame["model"].notna().to_numpy()
         got, expected = got[keep], expected[keep]
     np.testing.assert_array_equal(got, expected)
-    assert got.sum() == (4 if layout == "repeat_in_one_model" else 0)
+    assert got.sum() == {"repeat_in_one_model": 4, "interleaved_repeat": 2,
+                         "chunks_repeat": 2}.get(layout, 0)
 
 
 @pytest.mark.parametrize("kind", KINDS)

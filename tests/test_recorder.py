@@ -23,6 +23,8 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.conftest import recorder_servers, stop_recorder_servers
+
 MODES = ["shared", "fork"]
 
 
@@ -32,18 +34,8 @@ def runtime() -> Iterator[Path]:
     recorder server started in it is killed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="smo-rt-", dir="/tmp"))
     yield folder
-    for server in _servers(folder):
-        server.kill()
+    stop_recorder_servers(folder)
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def _servers(folder: Path) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if "smo_eval.recorder_server" in cmdline and any(str(folder) in a for a in cmdline):
-            found.append(process)
-    return found
 
 
 def _mode_env(mode: str, folder: Path) -> dict[str, str]:
@@ -104,7 +96,7 @@ def test_a_command_records_its_run_through_the_recorder(tmp_path: Path, runtime:
     # The command itself never imported MLflow: the recorder carried every call.
     assert out["mlflow_imported_here"] is False
     assert out["forked_here"] is (mode == "fork")
-    assert len(_servers(runtime)) == (mode == "shared")
+    assert len(recorder_servers(runtime)) == (mode == "shared")
     assert out["notices"] == []
     run = client.get_run(out["run_id"])
     assert run.info.status == "FINISHED"
@@ -165,10 +157,6 @@ def test_a_killed_command_takes_its_recorder_with_it(tmp_path: Path, runtime: Pa
                                                      mode: str) -> None:
     """SIGKILL leaves no recorder behind holding the command's output open (a caller reading
     it to the end would wait forever)."""
-    import time
-
-    import psutil
-
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     done = subprocess.run([sys.executable, "-c", KILLED, uri], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **_mode_env(mode, runtime)})
@@ -201,11 +189,11 @@ def test_successive_commands_share_one_server_in_their_own_environment(
     stderr."""
     env = _mode_env("shared", runtime)
     first, client = _command(tmp_path, "plain", env | {"USER": "first-analyst"})
-    (server,) = _servers(runtime)
+    (server,) = recorder_servers(runtime)
     work = tmp_path / "work"
     work.mkdir()
     second, _ = _command(tmp_path, "relative", env | {"USER": "second-analyst"}, cwd=work)
-    assert [p.pid for p in _servers(runtime)] == [server.pid]
+    assert [p.pid for p in recorder_servers(runtime)] == [server.pid]
     assert second["mlflow_imported_here"] is False and second["notices"] == []
     tags = [client.get_run(o["run_id"]).data.tags for o in (first, second)]
     assert [t["mlflow.user"] for t in tags] == ["first-analyst", "second-analyst"]
@@ -219,14 +207,14 @@ def test_a_killed_server_is_replaced(tmp_path: Path, runtime: Path) -> None:
     """A socket left by a server that was killed is taken over by a new server."""
     env = _mode_env("shared", runtime)
     _command(tmp_path, "plain", env)
-    (server,) = _servers(runtime)
+    (server,) = recorder_servers(runtime)
     server.send_signal(signal.SIGKILL)
     server.wait(timeout=30)
     assert list(runtime.glob("smo-eval/*.sock"))  # the dead server's socket is still there
     out, client = _command(tmp_path, "plain", env)
     assert out["notices"] == [] and out["forked_here"] is False
     assert client.get_run(out["run_id"]).info.status == "FINISHED"
-    (successor,) = _servers(runtime)
+    (successor,) = recorder_servers(runtime)
     assert successor.pid != server.pid
 
 
@@ -235,7 +223,7 @@ def test_an_idle_server_ends_and_removes_its_socket(tmp_path: Path, runtime: Pat
                       | {"SMO_EVAL_RECORDER_IDLE": "1"})
     assert out["notices"] == []
     deadline = time.monotonic() + 60
-    while _servers(runtime) and time.monotonic() < deadline:
+    while recorder_servers(runtime) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _servers(runtime) == []
+    assert recorder_servers(runtime) == []
     assert not list(runtime.glob("smo-eval/*.sock"))

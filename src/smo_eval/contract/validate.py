@@ -272,20 +272,25 @@ def _filled_categorical(values: pd.Series, positive: np.ndarray, safe: str) -> p
 
 def _check_scores(frame: pd.DataFrame, raw_table: RawTable, col: _Collector) -> None:
     raw = frame["score"]
-    score = _score_numbers(raw, raw_table).astype("float64")
+    numbers = _score_numbers(raw, raw_table)
+    # Checked in the stored precision (float32 scores stay float32: no copy of 2e7 values),
+    # anything else as float64, so 1.0000001 is outside [0, 1] before it is rounded to 1.
+    values = numbers.to_numpy(dtype=np.float32 if numbers.dtype == np.float32 else np.float64,
+                              na_value=np.nan)
     missing = _missing(raw)
     col.flag(missing, "score", "score is missing", kind="values missing")
-    not_number = score.isna().to_numpy() & ~missing
+    not_number = np.isnan(values) & ~missing
     if not_number.any():
         col.flag(not_number, "score",
                  lambda i: "score is not a number: '" + raw.iloc[i].astype("string") + "'",
                  kind="values not numbers" + _text_hint(raw[not_number], len(raw) - missing.sum()))
-    outside = ((score < 0) | (score > 1)).fillna(False).to_numpy()
+    outside = (values < 0) | (values > 1)  # NaN compares False
     if outside.any():
+        score = pd.Series(values.astype(np.float64), index=raw.index)
         col.flag(outside, "score",
                  lambda i: "score " + score.iloc[i].astype("string") + " is outside [0, 1]",
                  kind="values outside [0, 1]" + _range_hint(score))
-    frame["score"] = score.astype("float32")
+    frame["score"] = values.astype(np.float32, copy=False)
 
 
 def _score_numbers(raw: pd.Series, table: RawTable) -> pd.Series:

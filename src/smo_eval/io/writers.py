@@ -37,8 +37,21 @@ def _write(target: Path, write: Callable[[Path], Any]) -> Path:
     return target
 
 
-def write_parquet(frame: pd.DataFrame, target: Path) -> Path:
-    return _write(target, lambda p: frame.to_parquet(p, index=False))
+def write_parquet(frame: Any, target: Path) -> Path:
+    """Parquet, dictionary-encoding only text and categorical columns of a DataFrame (a lazy
+    table of a SQL backend, `stages.ingest_sql.LazyTable`, writes itself).
+
+    Arrow tries a dictionary for every column by default: for ids and scores (nearly all
+    values distinct) it hashes values until the dictionary overflows and falls back to plain
+    encoding, which made writing a 1e7-row score table 2.6x slower and its file larger."""
+    if not isinstance(frame, pd.DataFrame):
+        return _write(target, lambda p: frame.to_parquet(p, index=False))
+    text = [str(c) for c in frame.columns
+            if isinstance(frame[c].dtype, pd.CategoricalDtype)
+            or pd.api.types.is_object_dtype(frame[c].dtype)
+            or pd.api.types.is_string_dtype(frame[c].dtype)]
+    return _write(target, lambda p: frame.to_parquet(p, index=False,
+                                                     use_dictionary=text or False))
 
 
 def write_csv(frame: pd.DataFrame, target: Path, bom: bool = True) -> Path:

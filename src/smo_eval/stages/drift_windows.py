@@ -89,9 +89,7 @@ def unlabeled_window(name: str, items: RawTable, predictions: RawTable,
     columns, per_table = data_cfg.columns, data_cfg.table_columns
     checked = {}
     for spec, raw in ((ITEMS, items), (PREDICTIONS, predictions)):
-        marked = RawTable(raw.frame.assign(**{ROW: np.arange(len(raw.frame)) + raw.first_row}),
-                          raw.path, raw.first_row, raw.encoding)
-        checked[spec.name] = validate_table(marked, spec,
+        checked[spec.name] = validate_table(raw.numbered(ROW), spec,
                                             source_to_canonical(spec.name, columns, per_table))
     _enforce_policy(checked, data_cfg)
     item_frame = checked["items"].frame.drop(columns=ROW)

@@ -79,12 +79,9 @@ def ingest(raw: Mapping[str, RawTable | None], data_cfg: DataConfig,
             return None
         spec = spec or {"items": ITEMS, "gold": GOLD, "predictions": PREDICTIONS,
                         "annotations": ANNOTATIONS}[name]
-        # A shallow copy with the source row number added: the read table's data is not copied
-        # (validation only ever replaces whole columns).
-        frame = table.frame.copy(deep=False)
-        frame[ROW] = np.arange(len(frame)) + table.first_row
-        table = RawTable(frame, table.path, table.first_row, table.encoding)
-        return validate_table(table, spec, source_to_canonical(name, columns, per_table), **kwargs)
+        # Validation only ever replaces whole columns: the read data is not copied.
+        return validate_table(table.numbered(ROW), spec,
+                              source_to_canonical(name, columns, per_table), **kwargs)
 
     gold = check("gold", by_policy.GOLD_BY_POLICY if multi else None, labels=labels,
                  categories=taxonomy.names, safe_category=taxonomy.safe_category)
@@ -310,14 +307,13 @@ def _join_items(gold: pd.DataFrame, items: pd.DataFrame | None, taxonomy: Taxono
 def _wide_scores(item_ids: pd.Series, predictions: pd.DataFrame) -> pd.DataFrame:
     """One float32 column per model, aligned to the evaluation table's rows.
 
-    Every prediction's item is a gold item (cross-checked before): integer ids find their row
-    by binary search or direct addressing (smo_eval.contract.keys), 5x faster than a hash
-    lookup at 2e7 predictions."""
+    Every prediction's item is a gold item (cross-checked before). A model whose rows list
+    the gold items in the table's own order (scores produced by running the model over the
+    gold file) is taken as it is; otherwise integer ids find their row by direct addressing
+    or binary search (smo_eval.contract.keys), 5x faster than a hash lookup at 2e7
+    predictions, and other ids by a hash lookup."""
     ids, wanted = integer_ids(item_ids), integer_ids(predictions["item_id"])
-    if ids is not None and wanted is not None:
-        rows = positions(wanted, ids)
-    else:
-        rows = pd.Index(item_ids).get_indexer(predictions["item_id"])
+    rows: np.ndarray | None = None
     model = predictions["model"].astype("category")
     codes, scores = model.cat.codes.to_numpy(), predictions["score"].to_numpy(np.float32)
     out = {}
@@ -325,6 +321,13 @@ def _wide_scores(item_ids: pd.Series, predictions: pd.DataFrame) -> pd.DataFrame
         chosen = codes == code
         if not chosen.any():
             continue  # an unused category (observed models only)
+        if ids is not None and wanted is not None and int(chosen.sum()) == len(ids) and \
+                np.array_equal(wanted[chosen], ids):
+            out[str(name)] = scores[chosen]
+            continue
+        if rows is None:
+            rows = (positions(wanted, ids) if ids is not None and wanted is not None
+                    else pd.Index(item_ids).get_indexer(predictions["item_id"]))
         column = np.full(len(item_ids), np.nan, dtype=np.float32)
         column[rows[chosen]] = scores[chosen]
         out[str(name)] = column
@@ -367,8 +370,7 @@ def append_predictions(eval_table: pd.DataFrame, scores: pd.DataFrame,
     rename = source_to_canonical("predictions", data_cfg.columns, data_cfg.table_columns)
     out = scores
     for name, table in extra.items():
-        raw = RawTable(table.frame.assign(**{ROW: np.arange(len(table.frame)) + table.first_row}),
-                       table.path, table.first_row, table.encoding)
+        raw = table.numbered(ROW)
         spec = by_policy.PREDICTIONS_BY_POLICY if POLICY in eval_table.columns else PREDICTIONS
         checked = validate_table(raw, spec, rename)
         problems = contract_error([checked]).problems
