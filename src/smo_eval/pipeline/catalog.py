@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smo_eval.errors import SmoEvalError
 from smo_eval.io.writers import (
@@ -26,6 +26,9 @@ from smo_eval.io.writers import (
 )
 from smo_eval.lineage import file_sha256
 from smo_eval.pipeline.entries import Entry, safe_name
+
+if TYPE_CHECKING:
+    from smo_eval.io.background import Pending
 
 LINEAGE_FILE = "lineage.json"
 
@@ -86,6 +89,18 @@ class Catalog:
                 file.unlink(missing_ok=True)
 
     # --- writing --------------------------------------------------------------------------
+
+    def write_later(self, key: str, value: Any) -> Pending | None:
+        """Start writing an output whose writer is slow Python (a review workbook) in a
+        forked child (`io.background`); None when it is not such an output, or forking is not
+        available: then `write` it."""
+        if self.entry(key).kind != "xlsx":
+            return None
+        from smo_eval.io.background import in_background
+        from smo_eval.io.excel import write_review_xlsx
+
+        target = self.path(key)
+        return in_background(lambda: write_review_xlsx(value, target), target)
 
     def write(self, key: str, value: Any) -> list[Path]:
         """Write one output by its entry's kind; returns the files written."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smo_eval import __version__, console
 from smo_eval.config.loader import LoadedConfig
@@ -25,6 +25,9 @@ from smo_eval.pipeline.lineage import FileHashes, digest, settings
 from smo_eval.pipeline.registry import BASE_DATASET, DATASET, Stage
 from smo_eval.pipeline.result import StageResult, pipeline_summary
 from smo_eval.tracking import Tracker
+
+if TYPE_CHECKING:
+    from smo_eval.io.background import Pending
 
 INGEST_KEYS = ("ingest.eval", "ingest.scores", "ingest.annotations", "ingest.summary")
 
@@ -323,16 +326,32 @@ class Runner:
                 self.catalog.remove(entry.key)
 
     def write(self, stage: Stage, result: StageResult) -> list[Path]:
+        """Write the stage's outputs (review workbooks in forked children meanwhile, waited
+        for), then its lineage: last, over complete files."""
         self.catalog.forget(stage.name)
         files: list[Path] = []
-        for entry in stage.outputs:
-            value = result.outputs.get(entry.key)
-            if value is None:
-                self.catalog.remove(entry.key)  # never leave an earlier run's optional file
-            else:
-                files += self.catalog.write(entry.key, value)
-        if result.after_write is not None:
-            files += result.after_write(self.catalog.stage_dir(stage.name))
+        pending = []
+        try:
+            for entry in stage.outputs:  # the slow workbooks start first
+                value = result.outputs.get(entry.key)
+                later = None if value is None else self.catalog.write_later(entry.key, value)
+                if later is not None:
+                    pending.append(later)
+            started = {p.target for p in pending}
+            for entry in stage.outputs:
+                value = result.outputs.get(entry.key)
+                if value is None:
+                    self.catalog.remove(entry.key)  # never leave an earlier run's optional file
+                elif self.catalog.path(entry.key) not in started:
+                    files += self.catalog.write(entry.key, value)
+            if result.after_write is not None:
+                files += result.after_write(self.catalog.stage_dir(stage.name))
+        finally:
+            waited = [_waited(p) for p in pending]  # reaped even when a write above failed
+        for outcome in waited:
+            if isinstance(outcome, Exception):
+                raise outcome
+            files += outcome
         self.catalog.record(stage.name, {"stage": stage.name, "key": self.stage_key(stage.name),
                                          "smo_eval": __version__, "status": result.status},
                             files)
@@ -385,6 +404,13 @@ class Runner:
                 parent.set_tags(tags)
         console.notices(self.tracker.notices)
         return self.results
+
+
+def _waited(pending: Pending) -> list[Path] | Exception:
+    try:
+        return pending.wait()
+    except SmoEvalError as exc:
+        return exc
 
 
 def _artifact_folder(file: Path, out_dir: Path, stage: str) -> str:
