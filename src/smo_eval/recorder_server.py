@@ -10,8 +10,9 @@ folder, umask, stdout and stderr (so credentials, relative paths and MLflow's me
 the command's own) and ends when the command's connection closes, however the command ends.
 The server ends after `SMO_EVAL_RECORDER_IDLE` seconds (default 900) without a connection.
 
-One server per interpreter, smo-eval installation and version of this protocol: the socket's
-name hashes them, so another virtualenv or a changed recorder never talks to a stale server.
+One server per interpreter, smo-eval installation, version of this protocol and MLflow
+installation: the socket's name hashes them, so another virtualenv, a changed recorder or an
+upgraded MLflow never talks to a stale server.
 The socket lives in a folder only its user can enter (`$XDG_RUNTIME_DIR/smo-eval`, else
 `<tmp>/smo-eval-<uid>`), which is what makes unpickling a connection's calls safe.
 """
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from importlib.util import find_spec
 from multiprocessing.connection import Client, Connection
 from pathlib import Path
 
@@ -62,9 +64,13 @@ def socket_path() -> Path:
     """The socket of the server for this interpreter, installation and protocol."""
     here = Path(__file__)
     identity = [sys.executable, str(Path(smo_eval.__file__).parent), smo_eval.__version__]
-    for source in (here, here.with_name("recorder.py")):
+    mlflow = find_spec("mlflow")  # an upgraded MLflow is not served by the old one
+    sources = [here, here.with_name("recorder.py")]
+    if mlflow is not None and mlflow.origin:
+        sources.append(Path(mlflow.origin))
+    for source in sources:
         info = source.stat()
-        identity.append(f"{info.st_mtime_ns}:{info.st_size}")
+        identity.append(f"{source}:{info.st_mtime_ns}:{info.st_size}")
     key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
     return runtime_dir() / f"recorder-{key}.sock"
 

@@ -50,6 +50,13 @@ def folder() -> Path | None:
     """The cache folder, or None when the cache is switched off or no home is known."""
     if os.environ.get(SWITCH_ENV, "").strip().lower() in _OFF:
         return None
+    base = root()
+    return None if base is None else base / "config"
+
+
+def root() -> Path | None:
+    """smo-eval's cache root (the configuration and file-hash caches live in it), or None
+    when no home is known."""
     base = os.environ.get(DIR_ENV)
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME", "")
@@ -60,7 +67,7 @@ def folder() -> Path | None:
                 base = str(Path.home() / ".cache" / "smo-eval")
             except (RuntimeError, KeyError):  # no $HOME and no passwd entry
                 return None
-    return Path(base) / "config"
+    return Path(base)
 
 
 def key(inputs: Mapping[str, Any]) -> str:

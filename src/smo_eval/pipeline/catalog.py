@@ -24,7 +24,7 @@ from smo_eval.io.writers import (
     write_json,
     write_parquet,
 )
-from smo_eval.lineage import file_sha256
+from smo_eval.lineage import known_sha256
 from smo_eval.pipeline.entries import Entry, safe_name
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class Catalog:
         outputs = {}
         for file in sorted(set(files)):
             if file.is_file() and file.name != LINEAGE_FILE:
-                outputs[_relative(file, self.out_dir, self.project_root)] = file_sha256(file)
+                outputs[_relative(file, self.out_dir, self.project_root)] = known_sha256(file)
         write_json({**lineage, "outputs": outputs}, self.lineage_path(stage))
 
     def forget(self, stage: str) -> None:
@@ -222,7 +222,7 @@ class Catalog:
             file = _absolute(rel, self.out_dir, self.project_root)
             if not file.is_file():
                 return False, f"{file} is missing"
-            if file_sha256(file) != digest:
+            if known_sha256(file) != digest:
                 return False, f"{file} changed since it was written"
         return True, ""
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from smo_eval.lineage import file_sha256
+from smo_eval.lineage import known_sha256
 
 
 def digest(payload: Any) -> str:
@@ -55,5 +55,5 @@ class FileHashes:
         stat = file.stat()
         key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
         if key not in self._memo:
-            self._memo[key] = file_sha256(file)
+            self._memo[key] = known_sha256(file)
         return self._memo[key]
