@@ -330,24 +330,23 @@ class Runner:
         for), then its lineage: last, over complete files."""
         self.catalog.forget(stage.name)
         files: list[Path] = []
-        pending = []
+        pending: dict[str, Pending] = {}
         try:
             for entry in stage.outputs:  # the slow workbooks start first
                 value = result.outputs.get(entry.key)
                 later = None if value is None else self.catalog.write_later(entry.key, value)
                 if later is not None:
-                    pending.append(later)
-            started = {p.target for p in pending}
+                    pending[entry.key] = later
             for entry in stage.outputs:
                 value = result.outputs.get(entry.key)
                 if value is None:
                     self.catalog.remove(entry.key)  # never leave an earlier run's optional file
-                elif self.catalog.path(entry.key) not in started:
+                elif entry.key not in pending:
                     files += self.catalog.write(entry.key, value)
             if result.after_write is not None:
                 files += result.after_write(self.catalog.stage_dir(stage.name))
         finally:
-            waited = [_waited(p) for p in pending]  # reaped even when a write above failed
+            waited = [_waited(p) for p in pending.values()]  # reaped even if a write failed
         for outcome in waited:
             if isinstance(outcome, Exception):
                 raise outcome
